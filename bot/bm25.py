@@ -1,0 +1,121 @@
+"""BM25+ over an inverted index: the scores of `rank_bm25.BM25Plus`, without scanning every passage.
+
+rank_bm25 is the reference: for a query (a list of terms, repeats counting again) and passage d,
+
+    score(d) = sum over q of idf(q) * (delta + tf(q,d) * (k1 + 1) / (k1 * (1 - b + b * |d| / avgdl) + tf(q,d)))
+    idf(q)   = log((N + 1) / df(q))            (0 for a term no passage has)
+
+Every passage gets `idf(q) * delta` for every known query term whatever it contains, so the score
+splits into a constant for the query plus a sum over the passages that contain its terms. The
+index stores, per term, the passages that contain it and their share of the second part,
+precomputed, so a question touches only those postings.
+
+Why BM25+ and not BM25Okapi: Okapi's idf is negative for a term in more than half the
+passages and rank_bm25 floors it to epsilon * mean idf, which on a small corpus can rate a very
+common term (NHS, commissioning) above one found in just under half. BM25+ idf is positive and
+falls steadily with document frequency. (rank_bm25's BM25L multiplies by tf a second time, so
+its scores grow without bound with repeated words.)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    """BM25+ parameters; the defaults were chosen on tests/questions.yaml (see README)."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    delta: float = 1.0
+
+
+class BM25Index:
+    """Scores equal to `rank_bm25.BM25Plus(corpus, k1, b, delta).get_scores(query)`."""
+
+    def __init__(self, corpus: Sequence[Sequence[str]], params: BM25Params = BM25Params()) -> None:
+        if not corpus:
+            raise ValueError("BM25 needs at least one passage")
+        self.params = params
+        n = len(corpus)
+        lengths = np.fromiter((len(doc) for doc in corpus), dtype=np.int64, count=n)
+        total = int(lengths.sum())
+        vocabulary: dict[str, int] = {}
+        add = vocabulary.setdefault
+        term_ids = np.fromiter((add(t, len(vocabulary)) for doc in corpus for t in doc), dtype=np.int64, count=total)
+        doc_ids = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        # One key per (term, passage) occurrence; sorting groups a term's passages in order.
+        keys, tf = np.unique(term_ids * n + doc_ids, return_counts=True)
+        posting_terms, posting_docs = np.divmod(keys, n)
+        df = np.bincount(posting_terms, minlength=len(vocabulary))
+
+        self.vocabulary = vocabulary
+        self.size = n
+        self.doc_len = lengths
+        self.avgdl = total / n
+        self.idf: Floats = np.log((n + 1) / df.astype(np.float64))
+        self.offsets: Ints = np.concatenate(([0], np.cumsum(df)))
+        self.docs: Ints = posting_docs
+        k1, b = params.k1, params.b
+        norm = k1 * (1 - b + b * lengths / self.avgdl)
+        tf_f = tf.astype(np.float64)
+        self.weights: Floats = self.idf[posting_terms] * (tf_f * (k1 + 1) / (norm[posting_docs] + tf_f))
+
+    def idf_of(self, term: str) -> float:
+        """idf of a term, 0.0 for one no passage contains (as rank_bm25 does)."""
+        i = self.vocabulary.get(term)
+        return float(self.idf[i]) if i is not None else 0.0
+
+    def postings(self, term: str) -> tuple[Ints, Floats]:
+        """The passages containing `term` (ascending) and their score contributions."""
+        i = self.vocabulary.get(term)
+        if i is None:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, np.empty(0, dtype=np.float64)
+        lo, hi = self.offsets[i], self.offsets[i + 1]
+        return self.docs[lo:hi], self.weights[lo:hi]
+
+    def baseline(self, query: Sequence[str]) -> float:
+        """The score every passage gets for `query`, whatever it contains."""
+        return self.params.delta * sum(self.idf_of(q) for q in query)
+
+    def sparse_scores(self, query: Sequence[str]) -> Floats:
+        """Score above the baseline for every passage (0 for passages with no query term)."""
+        scores = np.zeros(self.size)
+        for term, count in Counter(query).items():
+            docs, weights = self.postings(term)
+            if count == 1:
+                scores[docs] += weights
+            else:
+                scores[docs] += weights * count
+        return scores
+
+    def get_scores(self, query: Sequence[str]) -> Floats:
+        """Full BM25+ scores, as rank_bm25's get_scores gives them."""
+        return self.sparse_scores(query) + self.baseline(query)
+
+    def top(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """The k best passages that contain a query term, as (passage, full score), best first;
+        ties go to the earlier passage."""
+        scores = self.sparse_scores(query)
+        matched = np.flatnonzero(scores > 0)
+        if matched.size > k:
+            kth = np.partition(scores[matched], matched.size - k)[matched.size - k]
+            matched = matched[scores[matched] >= kth]
+        order = np.lexsort((matched, -scores[matched]))[:k]
+        base = self.baseline(query)
+        return [(int(d), float(scores[d] + base)) for d in matched[order]]
+
+    def contains(self, term: str, doc: int) -> bool:
+        docs, _ = self.postings(term)
+        i = int(np.searchsorted(docs, doc))
+        return i < docs.size and int(docs[i]) == doc

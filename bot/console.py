@@ -1,0 +1,104 @@
+"""Answers and index reports for the terminal (rich) and as JSON. Pure: builds, never prints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from bot.corpus import Corpus
+from bot.models import Answer, Article, Hit, format_date
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    article = hit.passage.article
+    return {
+        "source": article.source,
+        "passage": hit.passage.id,
+        "title": article.title,
+        "published": article.published.isoformat() if article.published else None,
+        "publisher": article.publisher,
+        "url": article.url,
+        "text": hit.excerpt,
+        "score": round(hit.score, 6),
+        "relevance": hit.relevance,
+    }
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The `ask --json` shape; `results` is empty when the bot abstains."""
+    return {
+        "question": answer.question,
+        "results": [hit_json(h) for h in answer.hits],
+        "searched_for": list(answer.terms),
+        "took_ms": answer.took_ms,
+    }
+
+
+def citation(hit: Hit) -> str:
+    article = hit.passage.article
+    parts = [x for x in (format_date(article.published), article.publisher) if x]
+    meta = f" ({', '.join(parts)})" if parts else ""
+    return f"{article.title}{meta} · {article.source}, passage {hit.passage.number}"
+
+
+def highlighted(hit: Hit) -> Text:
+    text = Text(hit.excerpt)
+    for start, end in hit.highlights:
+        text.stylize("bold yellow", start, end)
+    return text
+
+
+def render_answer(answer: Answer, articles: Sequence[Article]) -> RenderableType:
+    if answer.abstained:
+        return Group(*nothing_found(answer, articles))
+    parts: list[RenderableType] = []
+    for i, hit in enumerate(answer.hits, answer.offset + 1):
+        parts.append(Text(f"{i}. {citation(hit)}", style="bold cyan"))
+        parts.append(highlighted(hit))
+        parts.append(Text(""))
+    if answer.more:
+        parts.append(Text("More results: ask again with --top, or type 'more' in chat.", style="dim"))
+    return Group(*parts)
+
+
+def nothing_found(answer: Answer, articles: Sequence[Article]) -> list[Text]:
+    searched = ", ".join(answer.terms) if answer.terms else "(no searchable words)"
+    lines = [
+        Text("Nothing in the knowledge base answers that.", style="bold"),
+        Text(f"Searched for: {searched}"),
+        Text(f"The knowledge base has {len(articles)} article{'s' if len(articles) != 1 else ''}:"),
+    ]
+    lines.extend(Text(f"  • {a.title}") for a in articles[:10])
+    if len(articles) > 10:
+        lines.append(Text(f"  … and {len(articles) - 10} more"))
+    return lines
+
+
+def index_table(corpus: Corpus, seconds: float) -> RenderableType:
+    counts = corpus.passage_counts()
+    table = Table(title=f"Knowledge base: {corpus.folder}")
+    for column in ("File", "Title", "Published", "Passages", "Notes"):
+        table.add_column(column, overflow="fold")
+    notes: dict[str, list[str]] = {}
+    for problem in corpus.problems:
+        notes.setdefault(problem.source, []).append(problem.message)
+    for article in corpus.articles:
+        # Text cells: file names and titles are data, never rich markup.
+        table.add_row(
+            Text(article.source),
+            Text(article.title),
+            format_date(article.published) or "",
+            str(counts[article.source]),
+            Text("; ".join(notes.pop(article.source, [])), style="yellow"),
+        )
+    for source, messages in notes.items():
+        table.add_row(Text(source), "", "", "", Text("; ".join(messages), style="red"))
+    summary = Text(
+        f"{len(corpus.articles)} articles, {len(corpus.passages)} passages, indexed in {seconds:.2f} s",
+        style="bold",
+    )
+    return Group(table, summary)

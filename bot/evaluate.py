@@ -1,0 +1,88 @@
+"""Retrieval quality on a question set: hit@1, hit@3 and abstention. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from bot.clean import fold
+from bot.search import Index
+
+
+@dataclass(frozen=True)
+class Question:
+    q: str
+    expect: str | None  # phrase a correct excerpt contains; None: the bot must abstain
+    source: str | None = None  # the article the phrase comes from
+
+
+@dataclass(frozen=True)
+class Outcome:
+    question: Question
+    rank: int | None  # 1-based rank of the first correct result, None if none
+    sources: tuple[str, ...]  # passages returned, best first
+    relevance: tuple[float, ...]
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.sources)
+
+
+@dataclass(frozen=True)
+class Report:
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def on_topic(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.question.expect is not None]
+
+    @property
+    def off_topic(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.question.expect is None]
+
+    def hit_at(self, k: int) -> float:
+        on = self.on_topic
+        return sum(1 for o in on if o.rank is not None and o.rank <= k) / len(on) if on else 0.0
+
+    @property
+    def wrongly_abstained(self) -> float:
+        on = self.on_topic
+        return sum(1 for o in on if not o.answered) / len(on) if on else 0.0
+
+    @property
+    def off_topic_answered(self) -> list[Outcome]:
+        return [o for o in self.off_topic if o.answered]
+
+
+def parse_questions(text: str) -> list[Question]:
+    """Questions from YAML: `questions: [{q, expect, source}]`."""
+    data: Any = yaml.safe_load(text)
+    items = data.get("questions") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ValueError("a question set is YAML with a 'questions:' list of {q, expect, source}")
+    return [Question(str(i["q"]), i.get("expect"), i.get("source")) for i in items]
+
+
+def evaluate(index: Index, questions: Sequence[Question], top: int = 3) -> Report:
+    outcomes = []
+    for question in questions:
+        answer = index.search(question.q, top=top)
+        rank = None
+        if question.expect is not None:
+            want = fold(question.expect)
+            for i, hit in enumerate(answer.hits, 1):
+                if want in fold(hit.excerpt) and hit.passage.article.source == question.source:
+                    rank = i
+                    break
+        outcomes.append(
+            Outcome(
+                question,
+                rank,
+                tuple(h.passage.id for h in answer.hits),
+                tuple(h.relevance for h in answer.hits),
+            )
+        )
+    return Report(tuple(outcomes))

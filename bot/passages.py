@@ -1,0 +1,141 @@
+"""Article paragraphs -> passages, and a passage -> the excerpt shown to a user. Pure.
+
+A passage is one to a few whole paragraphs, about 40-180 words and at most 1,000 characters,
+so that the whole passage can be shown as it is. A paragraph too long for one passage is split
+between sentences, never inside one; a heading stays with the text it introduces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+MIN_WORDS = 40
+MAX_WORDS = 180
+MAX_CHARS = 1000
+SEPARATOR = "\n\n"
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9£$€])")
+
+
+def sentences(paragraph: str) -> list[str]:
+    """Split a paragraph after sentence-ending punctuation followed by a capital or figure."""
+    parts, start = [], 0
+    for match in _SENTENCE_BREAK.finditer(paragraph):
+        end = match.start() + len(match.group().rstrip())
+        parts.append(paragraph[start:end].strip())
+        start = match.end()
+    parts.append(paragraph[start:].strip())
+    return [p for p in parts if p]
+
+
+def _fits(text: str, max_words: int, max_chars: int) -> bool:
+    return len(text) <= max_chars and len(text.split()) <= max_words
+
+
+def _units(paragraph: str, max_words: int, max_chars: int) -> list[str]:
+    """The paragraph, or runs of its sentences when it is too long for one passage."""
+    if _fits(paragraph, max_words, max_chars):
+        return [paragraph]
+    units: list[str] = []
+    for sentence in sentences(paragraph):
+        joined = f"{units[-1]} {sentence}" if units else sentence
+        if units and _fits(joined, max_words, max_chars):
+            units[-1] = joined
+        else:
+            units.append(sentence)  # a sentence longer than a passage stays whole
+    return units
+
+
+def _is_heading(paragraph: str) -> bool:
+    words = len(paragraph.split())
+    return words <= 12 and not paragraph.rstrip().endswith((".", "!", "?", '"', "\u201d"))
+
+
+def split_passages(
+    paragraphs: Sequence[str],
+    *,
+    min_words: int = MIN_WORDS,
+    max_words: int = MAX_WORDS,
+    max_chars: int = MAX_CHARS,
+) -> list[str]:
+    """Group paragraphs into passages; paragraphs within a passage are separated by a blank line."""
+    units = [u for p in paragraphs for u in _units(p, max_words, max_chars)]
+    passages: list[str] = []
+    current = ""
+    for unit in units:
+        if not current:
+            current = unit
+            continue
+        joined = current + SEPARATOR + unit
+        heading_pending = _is_heading(current.rsplit(SEPARATOR, 1)[-1])
+        short = len(current.split()) < min_words
+        if _fits(joined, max_words, max_chars) or ((short or heading_pending) and len(joined) <= max_chars):
+            current = joined
+        elif heading_pending and SEPARATOR in current:
+            # Move a trailing heading on to the passage it introduces.
+            body, heading = current.rsplit(SEPARATOR, 1)
+            passages.append(body)
+            current = heading + SEPARATOR + unit
+        else:
+            passages.append(current)
+            current = unit
+    if current:
+        if (
+            passages
+            and len(current.split()) < min_words
+            and _fits(passages[-1] + SEPARATOR + current, max_words, max_chars)
+        ):
+            passages[-1] += SEPARATOR + current
+        else:
+            passages.append(current)
+    return passages
+
+
+def section_headings(passages: Sequence[str]) -> list[str | None]:
+    """For each passage of one article, the heading it falls under when that heading is in an
+    earlier passage (None when the passage opens with its own heading or has none)."""
+    result: list[str | None] = []
+    current: str | None = None
+    for text in passages:
+        parts = text.split(SEPARATOR)
+        result.append(None if _is_heading(parts[0]) else current)
+        for part in parts:
+            if _is_heading(part):
+                current = part
+    return result
+
+
+def excerpt(text: str, focus: int = 0, limit: int = MAX_CHARS) -> tuple[str, int]:
+    """At most `limit` characters of `text` around character `focus`, cut between sentences or
+    words and marked with '…'. Returns the excerpt and where it starts in `text`."""
+    if len(text) <= limit:
+        return text, 0
+    budget = limit - 2  # room for an ellipsis at each end
+    start = max(0, min(focus - budget // 3, len(text) - budget))
+    end = start + budget
+    window = text[start:end]
+    if start > 0:
+        cut = _first_boundary(window)
+        window, start = window[cut:], start + cut
+    if start + len(window) < len(text):
+        window = _last_boundary(window)
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + len(window) < len(text) else ""
+    return prefix + window + suffix, start - len(prefix)
+
+
+def _first_boundary(window: str) -> int:
+    match = _SENTENCE_BREAK.search(window)
+    if match and match.end() < len(window) // 2:
+        return match.end()
+    space = window.find(" ")
+    return space + 1 if 0 <= space < 40 else 0
+
+
+def _last_boundary(window: str) -> str:
+    ends = [m.start() + len(m.group().rstrip()) for m in _SENTENCE_BREAK.finditer(window)]
+    if ends and ends[-1] > len(window) // 2:
+        return window[: ends[-1]]
+    space = window.rfind(" ")
+    return window[:space] if space > len(window) - 40 else window

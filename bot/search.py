@@ -1,0 +1,179 @@
+"""The search engine: passages in, answers out. Pure: building and searching do no I/O.
+
+Ranking is BM25+ (bot/bm25.py). Whether a passage is *relevant* is a separate question, since
+BM25 always ranks something first. A passage's relevance is the share of the question's ideas
+it contains, each idea weighted by its idf (a word no passage contains weighs as much as the
+rarest word in the index; an acronym and its long form are one idea, and so are a word and its
+synonyms), and it is 0 unless the passage shares at least one *specific* idea with the
+question: an acronym, a figure, or a word that is not everyday English (bot/common_words.py).
+Sharing "council" and "close" is no sign that a passage answers "When does the council office
+close on Fridays?". The engine abstains when no passage reaches `min_relevance`; the rule and
+threshold were chosen from tests/questions.yaml (benchmarks/tune_ranking.py, README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.bm25 import BM25Index, BM25Params
+from bot.common_words import COMMON_WORDS
+from bot.corpus import Corpus
+from bot.models import Answer, Article, Hit, Passage
+from bot.passages import MAX_CHARS, excerpt
+from bot.text import Analyzer, Synonyms, acronyms_in, contains_phrase
+
+DEFAULT_MIN_RELEVANCE = 0.22  # off-topic questions peak at 0.19, correct answers start at 0.245
+CANDIDATES = 30  # BM25's best passages examined for relevance
+MAX_TERMS = 64  # a question's terms beyond this are not searched for
+DEFAULT_PARAMS = BM25Params()
+
+
+@dataclass(frozen=True)
+class Idea:
+    """One thing the question asks about: any alternative (all its terms) present counts."""
+
+    alternatives: tuple[tuple[str, ...], ...]
+    weight: float
+    specific: bool  # an acronym, a figure or an uncommon word, not everyday English
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question analyzed for this index."""
+
+    text: str
+    words: tuple[str, ...]  # the question's words that were searched for, as typed
+    terms: tuple[str, ...]  # BM25 query terms, synonyms included
+    ideas: tuple[Idea, ...]
+
+
+class Index:
+    """An immutable search index over a corpus's passages."""
+
+    def __init__(
+        self, corpus: Corpus, params: BM25Params = DEFAULT_PARAMS, min_relevance: float = DEFAULT_MIN_RELEVANCE
+    ) -> None:
+        if not corpus.passages:
+            raise ValueError("no passages to index")
+        self.corpus = corpus
+        self.passages: tuple[Passage, ...] = corpus.passages
+        self.params = params
+        self.min_relevance = min_relevance
+        texts = [p.indexed_text for p in self.passages]
+        self.analyzer = Analyzer.for_corpus(texts, extra_acronyms=acronyms_in(corpus.synonyms))
+        self.synonyms, self.synonym_warnings = Synonyms.parse(corpus.synonyms, self.analyzer)
+        self.bm25 = BM25Index([self.analyzer.terms(t) for t in texts], params)
+        self.unknown_weight = math.log(len(self.passages) + 1)  # as rare as a word can be
+        digest = hashlib.sha256(repr((params, corpus.synonyms)).encode())
+        for p in self.passages:
+            digest.update(f"\0{p.id}\0{p.article.title}\0{p.text}".encode())
+        self.version = digest.hexdigest()[:12]
+
+    @property
+    def articles(self) -> tuple[Article, ...]:
+        return self.corpus.articles
+
+    def analyze(self, question: str) -> Query:
+        spans = self.analyzer.spans(question)[:MAX_TERMS]
+        ideas: list[Idea] = []
+        consumed: set[str] = set()
+        long_form_terms: set[int] = set()  # positions of terms that belong to a long form
+        for i, s in enumerate(spans):
+            if s.long_form:
+                # An acronym and its long form are one idea. The long form is searched as the
+                # acronym: the index adds it wherever the long form occurs, and three words
+                # would outweigh the rest of the question.
+                inside = range(i - s.long_form, i)
+                long_form_terms.update(inside)
+                form = tuple(spans[j].text for j in inside)
+                ideas.append(Idea(((s.text,), form), self._weight(s.text), specific=True))
+                consumed.update([s.text, *form])
+        terms = [s.text for s in spans if not s.long_form]
+        specific = {s.text for s in spans if self._specific(s.text, question[s.start : s.end])}
+        for group in self.synonyms.groups:
+            found = [m for m in group if contains_phrase(terms, m)]
+            if not found:
+                continue
+            weight = max(self._weight(t) for m in found for t in m)
+            ideas.append(Idea(tuple(group), weight, any(t in specific for m in found for t in m)))
+            consumed.update(t for m in found for t in m)
+        for term in dict.fromkeys(terms):
+            if term not in consumed:
+                ideas.append(Idea(((term,),), self._weight(term), term in specific))
+                consumed.add(term)
+        words = tuple(dict.fromkeys(question[s.start : s.end] for s in spans if not s.long_form))
+        searched = [s.text for i, s in enumerate(spans) if i not in long_form_terms]
+        return Query(question, words, tuple(self.synonyms.expand(searched)), tuple(ideas))
+
+    def _specific(self, term: str, word: str) -> bool:
+        if term[0].isdigit() or term in self.analyzer.acronyms:
+            return True
+        return any(w not in COMMON_WORDS for w in re.split(r"[-'\u2019]", word.casefold()) if w)
+
+    def _weight(self, term: str) -> float:
+        return self.bm25.idf_of(term) or self.unknown_weight
+
+    def relevance(self, query: Query, doc: int) -> float:
+        total = sum(i.weight for i in query.ideas)
+        found = [i for i in query.ideas if any(all(self.bm25.contains(t, doc) for t in alt) for alt in i.alternatives)]
+        if not total or not any(i.specific for i in found):
+            return 0.0
+        return sum(i.weight for i in found) / total
+
+    def search(self, question: str, top: int = 3, offset: int = 0) -> Answer:
+        """The `top` most relevant passages after skipping `offset`; none if nothing is relevant."""
+        started = time.perf_counter()
+        query = self.analyze(question)
+        hits: list[Hit] = []
+        wanted = offset + top + 1  # one more than asked, to know whether more exist
+        relevant = 0
+        for doc, score in self.bm25.top(query.terms, max(CANDIDATES, wanted)):
+            rel = self.relevance(query, doc)
+            if rel < self.min_relevance:
+                continue
+            relevant += 1
+            if offset < relevant <= offset + top:
+                hits.append(self._hit(query, doc, score, rel))
+            if relevant >= wanted:
+                break
+        took = (time.perf_counter() - started) * 1000
+        return Answer(
+            question=question,
+            terms=query.words,
+            hits=tuple(hits),
+            offset=offset,
+            more=relevant > offset + top,
+            took_ms=round(took, 3),
+        )
+
+    def _hit(self, query: Query, doc: int, score: float, rel: float) -> Hit:
+        passage = self.passages[doc]
+        wanted = set(query.terms)
+        spans = [(t.start, t.end) for t in self.analyzer.spans(passage.text) if t.text in wanted]
+        merged = merge_spans(spans, passage.text)
+        focus = merged[0][0] if merged else 0
+        shown, shift = excerpt(passage.text, focus, MAX_CHARS)
+        highlights = tuple((a - shift, b - shift) for a, b in merged if a - shift >= 0 and b - shift <= len(shown))
+        matched = tuple(t for t in dict.fromkeys(query.terms) if self.bm25.contains(t, doc))
+        return Hit(
+            passage=passage, score=score, relevance=round(rel, 4), excerpt=shown, highlights=highlights, matched=matched
+        )
+
+
+def merge_spans(spans: Sequence[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping spans; neighbours separated only by spaces or hyphens are joined
+    so that 'Integrated Care Systems' is highlighted as one phrase."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if (merged and start <= merged[-1][1] + 1 and not text[merged[-1][1] : start].strip(" -")) or (
+            merged and start < merged[-1][1]
+        ):
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
