@@ -202,21 +202,23 @@ def is_chrome(paragraph: str) -> bool:
 
 
 def cut_comments(paragraphs: Sequence[str]) -> list[str]:
-    """Everything from the reader-comments section onwards is dropped."""
+    """Everything from the reader-comments section onwards is dropped: from a comments heading,
+    or from the first comment, recognised by the "report" link that follows each one."""
+    cut = len(paragraphs)
     for i, p in enumerate(paragraphs):
         if _COMMENTS_HEADING.match(fold(p)):
-            return list(paragraphs[:i])
-    for i, p in enumerate(paragraphs):
+            cut = i
+            break
+    for i, p in enumerate(paragraphs[:cut]):
         if _COMMENT_MARKER.match(fold(p)):
-            # No heading: a comment is the run before its first "report" link; go back to
-            # the bullet that opens it if there is one close by.
-            start = max(i - 1, 0)
+            # The comment is the run before its link; go back to the bullet that opens it.
+            cut = max(i - 1, 0)
             for j in range(i - 1, max(i - 12, -1), -1):
-                if _BULLET.match(paragraphs[j]) or paragraphs[j].startswith("•"):
-                    start = j
+                if _BULLET.match(paragraphs[j]):
+                    cut = j
                     break
-            return list(paragraphs[:start])
-    return list(paragraphs)
+            break
+    return list(paragraphs[:cut])
 
 
 def paragraph_key(paragraph: str) -> str:

@@ -61,22 +61,22 @@ def split_passages(
 ) -> list[str]:
     """Group paragraphs into passages; paragraphs within a passage are separated by a blank line."""
     units = [u for p in paragraphs for u in _units(p, max_words, max_chars)]
+    # A heading travels with what it introduces, when the two fit in one passage.
+    attached: list[str] = []
+    for unit in reversed(units):
+        if attached and _is_heading(unit) and _fits(unit + SEPARATOR + attached[-1], max_words, max_chars):
+            attached[-1] = unit + SEPARATOR + attached[-1]
+        else:
+            attached.append(unit)
     passages: list[str] = []
     current = ""
-    for unit in units:
+    for unit in reversed(attached):
         if not current:
             current = unit
             continue
         joined = current + SEPARATOR + unit
-        heading_pending = _is_heading(current.rsplit(SEPARATOR, 1)[-1])
-        short = len(current.split()) < min_words
-        if _fits(joined, max_words, max_chars) or ((short or heading_pending) and len(joined) <= max_chars):
+        if _fits(joined, max_words, max_chars) or (len(current.split()) < min_words and len(joined) <= max_chars):
             current = joined
-        elif heading_pending and SEPARATOR in current:
-            # Move a trailing heading on to the passage it introduces.
-            body, heading = current.rsplit(SEPARATOR, 1)
-            passages.append(body)
-            current = heading + SEPARATOR + unit
         else:
             passages.append(current)
             current = unit
@@ -116,7 +116,7 @@ def excerpt(text: str, focus: int = 0, limit: int = MAX_CHARS) -> tuple[str, int
     end = start + budget
     window = text[start:end]
     if start > 0:
-        cut = _first_boundary(window)
+        cut = min(_first_boundary(window), max(focus - start, 0))  # never cut off the focus
         window, start = window[cut:], start + cut
     if start + len(window) < len(text):
         window = _last_boundary(window)

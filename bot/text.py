@@ -100,6 +100,7 @@ class Analyzer:
 
     acronyms: frozenset[str] = frozenset()  # lower-case acronym terms ("ics", "nhse")
     long_forms: Mapping[tuple[str, ...], str] = field(default_factory=dict)  # terms -> acronym
+    learned: bool = False  # whether `acronyms` came from a corpus (else any capitalised word is one)
     _stemmer: Stemmer.Stemmer = field(init=False, repr=False)
     _cache: dict[str, tuple[str, ...]] = field(init=False, repr=False)
     _heads: dict[str, list[tuple[tuple[str, ...], str]]] = field(init=False, repr=False)
@@ -133,7 +134,7 @@ class Analyzer:
                     defined.add(_acronym_term(acronym))
         # A capitalised word the corpus also writes in lower case is shouting, not an acronym.
         used = {a for a in capitals if a not in STOP_WORDS and a not in lower_words and f"{a}s" not in lower_words}
-        return cls(acronyms=frozenset(used | defined), long_forms=long_forms)
+        return cls(acronyms=frozenset(used | defined), long_forms=long_forms, learned=True)
 
     def terms(self, text: str) -> list[str]:
         """The search terms of `text`, in order."""
@@ -182,7 +183,10 @@ class Analyzer:
             return tuple(terms + [j for j in joined if j not in terms])
         if _ACRONYM_SHAPE.match(token):
             term = _acronym_term(token)
-            return (term,) if term in self.acronyms or term not in STOP_WORDS else ()
+            # Without corpus knowledge every capitalised word is an acronym; with it, only
+            # the corpus's acronyms are ("CUTS" in a headline is the word cuts).
+            if term in self.acronyms or (not self.learned and term not in STOP_WORDS):
+                return (term,)
         lower = token.casefold()
         if lower.endswith("'s"):
             lower = lower[:-2]

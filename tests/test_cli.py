@@ -1,0 +1,109 @@
+"""The command line, run as a user runs it: a real process, real knowledge folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in {"KNOWLEDGE_DIR", "RESULTS", "MIN_RELEVANCE"}}
+    environment.update(env or {}, COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+
+
+def test_ask_json_cites_the_nao_article() -> None:
+    result = run("ask", "How many CCGs overspent in 2017-18?", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    first = data["results"][0]
+    assert data["question"] == "How many CCGs overspent in 2017-18?"
+    assert len(data["results"]) == 3
+    assert first["source"] == "000_eb80a55c94ec531c.txt"
+    assert first["passage"] == "000-eb80a55c94ec531c-2"
+    assert first["title"] == "Spending watchdog concern at proportion of CCGs failing to function effectively"
+    assert "75 of 207 CCGs" in first["text"]
+    assert set(first) >= {"source", "passage", "title", "published", "text", "score"}
+
+
+def test_ask_json_abstains_with_empty_results() -> None:
+    result = run("ask", "What's the weather in Leeds tomorrow?", "--json", "--top", "5")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["results"] == []
+
+
+def test_ask_text_shows_citation_and_excerpt() -> None:
+    result = run("ask", "Who is Amyas Morse?", "--top", "1")
+    assert result.returncode == 0
+    assert "1. Spending watchdog concern at proportion of CCGs" in result.stdout
+    assert "000_eb80a55c94ec531c.txt, passage" in result.stdout
+    assert "Amyas Morse" in result.stdout
+
+
+def test_ask_text_says_plainly_when_nothing_is_found() -> None:
+    result = run("ask", "recipe for banana bread")
+    assert "Nothing in the knowledge base answers that." in result.stdout
+    assert "Searched for: recipe, banana, bread" in result.stdout
+    assert "Commissioning aid is terminated despite saving councils millions" in result.stdout
+
+
+def test_empty_and_huge_questions_are_errors_on_stderr() -> None:
+    empty = run("ask", "   ")
+    huge = run("ask", "council " * 1000)
+    assert (empty.returncode, empty.stdout) == (2, "")
+    assert "the question is empty" in empty.stderr
+    assert huge.returncode == 2 and "7,999 characters long" in huge.stderr
+
+
+def test_index_prints_the_articles_table() -> None:
+    result = run("index")
+    assert result.returncode == 0
+    for text in ("NHS commissioning power", "3 Nov 2017", "5 articles", "passages"):
+        assert text in result.stdout
+
+
+def test_index_fails_without_a_usable_article(tmp_path: Path) -> None:
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00binary")
+    result = run("--knowledge", str(tmp_path), "index")
+    assert result.returncode == 2
+    assert "no usable article" in result.stderr and "bad.txt: binary file, not text" in result.stderr
+
+
+def test_missing_knowledge_folder_names_the_fix(tmp_path: Path) -> None:
+    result = run("ask", "CCGs", env={"KNOWLEDGE_DIR": str(tmp_path / "missing")})
+    assert result.returncode == 2
+    assert "does not exist: set KNOWLEDGE_DIR or pass --knowledge" in result.stderr
+
+
+def test_bad_setting_names_the_setting() -> None:
+    result = run("ask", "CCGs", env={"MIN_RELEVANCE": "lots"})
+    assert result.returncode == 2 and "MIN_RELEVANCE" in result.stderr
+
+
+def test_chat_answers_and_pages_through_results() -> None:
+    questions = "What did the NAO say about CCGs and NHS England?\nmore\nHow many CCGs overspent in 2017-18?\nmore\n"
+    result = run("chat", stdin=questions + "recipe for banana bread\nquit\n")
+    assert result.returncode == 0
+    assert "? 4. " in result.stdout  # after the prompt, "more" went on from the first three
+    assert "75 of 207 CCGs" in result.stdout
+    assert "No more results for that question." in result.stdout
+    assert "Nothing in the knowledge base answers that." in result.stdout
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("policy-bot")
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ask" in result.stdout

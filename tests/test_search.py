@@ -1,0 +1,85 @@
+"""The engine end to end on the real knowledge folder: answers, citations, abstention."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.corpus import load
+from bot.search import Index
+from tests.conftest import KNOWLEDGE
+
+
+def test_the_flagship_question(index: Index) -> None:
+    answer = index.search("How many CCGs overspent in 2017-18?")
+    first = answer.hits[0]
+    assert "75 of 207 CCGs" in first.excerpt
+    assert first.passage.article.source == "000_eb80a55c94ec531c.txt"
+    assert first.passage.article.title.startswith("Spending watchdog concern")
+    assert {first.excerpt[a:b] for a, b in first.highlights} >= {"CCGs", "2017-18"}
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        ("How many CCGs overspent in 2017/18?", "75 of 207 CCGs"),
+        ("what did the integrated care systems report say about savings?", "£5.7 billion"),
+        ("ICS savings target this year", "£5.7 billion"),
+        ("How much must ICSs save?", "£5.7 billion"),
+        ("What did Gareth Davies say?", "Gareth Davies, head of the NAO"),
+        ("36 per cent of CCGs overspent", "75 of 207 CCGs (36%)"),
+    ],
+)
+def test_acronyms_figures_and_people_find_the_passage(index: Index, question: str, phrase: str) -> None:
+    assert phrase in index.search(question).hits[0].excerpt
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What's the weather in Leeds tomorrow?", "recipe for banana bread", "the of and", "???", "🙂🙂"],
+)
+def test_nothing_relevant_means_no_results(index: Index, question: str) -> None:
+    answer = index.search(question)
+    assert answer.hits == () and answer.abstained
+
+
+def test_answer_says_what_it_searched_for(index: Index) -> None:
+    assert index.search("What's the weather in Leeds tomorrow?").terms == ("weather", "Leeds", "tomorrow")
+
+
+def test_more_results_continue_where_the_first_page_stopped(index: Index) -> None:
+    question = "What did the NAO say about CCGs and NHS England?"
+    first, second = index.search(question, top=3), index.search(question, top=3, offset=3)
+    assert first.more and len(first.hits) == 3
+    assert {h.passage.id for h in first.hits}.isdisjoint(h.passage.id for h in second.hits)
+    assert [h.passage.id for h in index.search(question, top=6).hits] == [
+        h.passage.id for h in (*first.hits, *second.hits)
+    ]
+
+
+def test_results_are_verbatim_and_short(index: Index) -> None:
+    for question in ("councils devolution budget", "GP leaders would leave", "children's services commissioning"):
+        for hit in index.search(question, top=5).hits:
+            assert hit.excerpt == hit.passage.text  # real passages are short enough to show whole
+            assert len(hit.excerpt) <= 1000
+            assert hit.excerpt in "\n\n".join(hit.passage.article.paragraphs)
+
+
+def test_synonyms_apply_at_query_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for name in ("003_6bb7e4c893f45a2a.txt", "004_41aa59598580c461.txt"):
+        (tmp_path / name).write_text((KNOWLEDGE / name).read_text(encoding="utf-8"), encoding="utf-8")
+    question = "relationships with PCTs"
+    without = Index(load(tmp_path)).search(question)
+    (tmp_path / "synonyms.txt").write_text("PCTs = primary care trusts\n", encoding="utf-8")
+    with_synonyms = Index(load(tmp_path)).search(question)
+    assert without.abstained
+    assert "Relationships with primary care trusts" in with_synonyms.hits[0].excerpt
+
+
+def test_index_version_changes_with_the_knowledge(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The version in logs tells which knowledge an answer came from."""
+    article = tmp_path / "a.txt"
+    article.write_text((KNOWLEDGE / "004_41aa59598580c461.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    before = Index(load(tmp_path)).version
+    assert Index(load(tmp_path)).version == before
+    article.write_text(article.read_text(encoding="utf-8").replace("38 new", "39 new"), encoding="utf-8")
+    assert Index(load(tmp_path)).version != before

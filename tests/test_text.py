@@ -1,0 +1,162 @@
+"""The analyzer: questions and articles written differently must meet on the same terms."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.text import STOP_WORDS, Analyzer, Synonyms, Term, contains_phrase, find_definitions
+
+PLAIN = Analyzer()
+
+# Groups of spellings a reader considers the same; each group must analyze identically.
+SAME_TERMS = {
+    "quotes and dashes": [
+        "\u201cNHS\u201d \u2013 cuts \u2018plans\u2019",
+        "\"NHS\" - cuts 'plans'",
+        "\u201cNHS\u201d \u2014 cuts \u2018plans\u2019",
+        "\u201cNHS\u201d \u2212 cuts \u2018plans\u2019",
+    ],
+    "financial year": ["2017-18", "2017/18", "2017-2018", "2017\u201318", "2017\u20132018"],
+    "millions": ["\u00a3213m", "\u00a3213 million", "213m", "213 million"],
+    "per cent": ["36%", "36 per cent", "Thirty-six per cent", "thirty six per cent", "36 percent"],
+    "thousands separator": ["1,000", "1000"],
+    "plural": ["councils", "council", "Council's"],
+    "irregular past": ["overspent", "overspend", "overspending", "overspends"],
+}
+
+SINGLE_TERM = {
+    "2017-18": "2017-18",
+    "\u00a3213m": "213m",
+    "36%": "36%",
+    "5.7": "5.7",
+    "1.35": "1.35",
+    "1,000": "1000",
+    "\u00a35.7 billion": "5.7bn",
+}
+
+ICS_ARTICLE = "The new Integrated Care Systems (ICSs) will replace clinical commissioning groups."
+NHSE_ARTICLE = "NHS England (NHSE) said the plans were agreed."
+SHOUTING_ARTICLES = ["Councils face CUTS again this year.", "The cuts hit adult social care hardest. CCGs agreed."]
+
+SYNONYM_FILE = "councils = local authorities\n# note\nbad line\n"
+
+
+@pytest.mark.parametrize("group", SAME_TERMS.values(), ids=SAME_TERMS.keys())
+def test_equivalent_spellings_give_the_same_terms(group: list[str]) -> None:
+    """A question finds an article however either one writes quotes, dashes, years, money or plurals."""
+    first = PLAIN.terms(group[0])
+    assert first, group[0]
+    assert [PLAIN.terms(text) for text in group] == [first] * len(group)
+
+
+@pytest.mark.parametrize(("text", "term"), SINGLE_TERM.items())
+def test_figures_stay_whole(text: str, term: str) -> None:
+    """A figure is one term, so '5.7' does not match every passage mentioning a 5 or a 7."""
+    assert PLAIN.terms(text) == [term]
+
+
+def test_question_reduces_to_its_content_words() -> None:
+    """Stop words and chatty words are dropped; what is left is what the question is about."""
+    assert PLAIN.terms("How many CCGs overspent in 2017-18?") == ["ccg", "overspend", "2017-18"]
+    assert PLAIN.terms("What is the, and of it? Please tell me") == []
+    assert {"the", "what", "please", "how"} <= STOP_WORDS
+
+
+def test_acronym_defined_in_corpus_matches_its_long_form() -> None:
+    """'ICS', 'ICSs' and 'integrated care systems' all reach passages that use any of them."""
+    analyzer = Analyzer.for_corpus([ICS_ARTICLE])
+    assert "ics" in analyzer.acronyms
+    assert analyzer.terms("ICS") == analyzer.terms("ICSs") == ["ics"]
+    assert "ics" in analyzer.terms("integrated care systems")
+    assert "ics" in analyzer.terms("What does an Integrated Care System do?")
+    assert "ics" not in PLAIN.terms("integrated care systems")  # learned from the corpus, not built in
+
+
+def test_acronym_defined_after_another_acronym() -> None:
+    """'NHS England (NHSE)': a long form may itself contain an acronym."""
+    analyzer = Analyzer.for_corpus([NHSE_ARTICLE])
+    assert analyzer.terms("NHSE") == ["nhse"]
+    assert analyzer.terms("NHS England") == ["nhs", "england", "nhse"]
+    assert find_definitions(ICS_ARTICLE + " " + NHSE_ARTICLE) == [
+        (["Integrated", "Care", "Systems"], "ICSs"),
+        (["NHS", "England"], "NHSE"),
+    ]
+
+
+def test_brackets_that_do_not_spell_the_words_are_not_definitions() -> None:
+    """'(XYZ)' after unrelated words is not taken as an acronym's definition."""
+    assert find_definitions("the local council (XYZ) agreed") == []
+
+
+def test_long_form_span_covers_the_whole_phrase() -> None:
+    """The acronym added for a long form points at the phrase, so the phrase is highlighted."""
+    analyzer = Analyzer.for_corpus([ICS_ARTICLE])
+    text = "Integrated care systems"
+    added = [s for s in analyzer.spans(text) if s.text == "ics"]
+    assert added == [Term("ics", 0, len(text), 3)]
+
+
+def test_shouted_word_used_in_lower_case_is_not_an_acronym() -> None:
+    """'CUTS' in a headline is shouting when the corpus also writes 'cuts'; 'cuts' keeps being stemmed."""
+    analyzer = Analyzer.for_corpus(SHOUTING_ARTICLES)
+    assert analyzer.acronyms == frozenset({"ccg"})
+    assert analyzer.terms("the cuts") == analyzer.terms("a cut") == ["cut"]
+
+
+def test_spans_point_at_the_words_as_written() -> None:
+    """Highlighting uses the spans, so text[start:end] must be the original word, curly quotes and all."""
+    text = "The \u201cIntegrated\u201d councils\u2019 budgets \u2013 \u00a3213 million in 2017\u201318"
+    spans = PLAIN.spans(text)
+    assert [(s.text, text[s.start : s.end]) for s in spans] == [
+        ("integr", "Integrated"),
+        ("council", "councils"),
+        ("budget", "budgets"),
+        ("213m", "\u00a3213 million"),
+        ("2017-18", "2017\u201318"),
+    ]
+
+
+def test_synonyms_file_is_parsed_with_line_warnings() -> None:
+    """An editor's bad line is reported by number and the good lines still work."""
+    synonyms, warnings = Synonyms.parse(SYNONYM_FILE, PLAIN)
+    assert synonyms.groups == ((("council",), ("local", "author")),)
+    assert len(warnings) == 1
+    assert warnings[0].startswith("line 3:")
+
+
+def test_synonyms_expand_a_question() -> None:
+    """A question about councils also searches for 'local authorities'."""
+    synonyms, _ = Synonyms.parse(SYNONYM_FILE, PLAIN)
+    question = PLAIN.terms("what do councils think")
+    expanded = synonyms.expand(question)
+    assert expanded[: len(question)] == question
+    assert set(PLAIN.terms("local authorities")) <= set(expanded)
+    assert synonyms.expand(PLAIN.terms("hospital beds")) == PLAIN.terms("hospital beds")
+
+
+def test_contains_phrase_needs_consecutive_terms() -> None:
+    """A multi-word synonym applies only when its words occur together and in order."""
+    terms = ["local", "author", "budget"]
+    assert contains_phrase(terms, ("local", "author"))
+    assert not contains_phrase(terms, ("author", "local"))
+    assert not contains_phrase(["local", "budget", "author"], ("local", "author"))
+    assert contains_phrase(terms, ("budget",))
+
+
+def test_very_long_input_is_analyzed_completely() -> None:
+    """A 100,000-character article is analyzed in full: every sentence contributes its terms."""
+    sentence = "The councils overspent \u00a3213m in 2017-18. "
+    text = sentence * (100_000 // len(sentence))
+    text += " " * (100_000 - len(text))
+    assert len(text) == 100_000
+    terms = PLAIN.terms(text)
+    repeats = 100_000 // len(sentence)
+    assert terms[:4] == ["council", "overspend", "213m", "2017-18"]
+    assert len(terms) == 4 * repeats
+    assert terms.count("213m") == repeats
+
+
+def test_a_shouted_word_matches_the_word() -> None:
+    """'CUTS' in a headline is the word cuts, not an acronym, once the corpus shows it in lower case."""
+    analyzer = Analyzer.for_corpus(["Councils face CUTS again.", "The cuts hit adult care."])
+    assert analyzer.terms("CUTS") == analyzer.terms("cuts") == ["cut"]
