@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -364,7 +364,6 @@ class Cleaned:
     title: str | None
     published: dt.date | None
     paragraphs: tuple[str, ...]
-    removed: tuple[str, ...] = field(default=())  # dropped paragraphs, for diagnostics
 
 
 def clean(paragraphs: Sequence[str], shared: Iterable[str] = (), *, title: str | None = None) -> Cleaned:
@@ -375,8 +374,6 @@ def clean(paragraphs: Sequence[str], shared: Iterable[str] = (), *, title: str |
     shared_keys = frozenset(shared)
     kept = cut_comments([p for p in paragraphs if paragraph_key(p) not in shared_keys])
     kept = [p for p in kept if not is_chrome(p)]
-    kept_set = set(kept)
-    removed = tuple(p for p in paragraphs if p not in kept_set)
 
     start = 0
     headline: str | None = None
@@ -398,4 +395,4 @@ def clean(paragraphs: Sequence[str], shared: Iterable[str] = (), *, title: str |
         if published:
             break
     body = [p for i, p in enumerate(body) if not (i < 3 and dateline(p))]
-    return Cleaned(headline, published, tuple(body), removed + tuple(kept[:start]))
+    return Cleaned(headline, published, tuple(body))

@@ -40,9 +40,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 def citation(hit: Hit) -> str:
     article = hit.passage.article
-    parts = [x for x in (format_date(article.published), article.publisher) if x]
-    meta = f" ({', '.join(parts)})" if parts else ""
-    return f"{article.title}{meta} · {article.source}, passage {hit.passage.number}"
+    return f"{article.citation()} · {article.source}, passage {hit.passage.number}"
 
 
 def highlighted(hit: Hit) -> Text:
