@@ -25,12 +25,17 @@ from bot.common_words import COMMON_WORDS
 from bot.corpus import Corpus
 from bot.models import Answer, Article, Hit, Passage
 from bot.passages import MAX_CHARS, excerpt
-from bot.text import Analyzer, Synonyms, acronyms_in, contains_phrase
+from bot.text import PERCENT, YEAR, Analyzer, Synonyms, acronyms_in, contains_phrase
 
 DEFAULT_MIN_RELEVANCE = 0.22  # off-topic questions peak at 0.19, correct answers start at 0.245
 CANDIDATES = 30  # BM25's best passages examined for relevance
 MAX_TERMS = 64  # a question's terms beyond this are not searched for
+EVIDENCE_IDEAS = 3  # everyday ideas a passage must share with a question when no specific one matches
+# Words that frame a question in time rather than say what it is about: "next year" in a passage
+# is no sign it answers "How much annual leave can I carry over into next year?".
+TIME_WORDS = "time times year years yearly annual annually month months monthly week weeks day days next last"
 DEFAULT_PARAMS = BM25Params()
+_WHEN = re.compile(r"\bwhen\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Idea:
     alternatives: tuple[tuple[str, ...], ...]
     weight: float
     specific: bool  # an acronym, a figure or an uncommon word, not everyday English
+    topical: bool = True  # False for words that only say when ("year", "next"), not what
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class Index:
         self.synonyms, self.synonym_warnings = Synonyms.parse(corpus.synonyms, self.analyzer)
         self.bm25 = BM25Index([self.analyzer.terms(t) for t in texts], params)
         self.unknown_weight = math.log(len(self.passages) + 1)  # as rare as a word can be
+        self.time_terms = frozenset(self.analyzer.terms(TIME_WORDS))
         digest = hashlib.sha256(repr((params, corpus.synonyms)).encode())
         for p in self.passages:
             digest.update(f"\0{p.id}\0{p.article.title}\0{p.text}".encode())
@@ -100,28 +107,38 @@ class Index:
             if not found:
                 continue
             weight = max(self._weight(t) for m in found for t in m)
-            ideas.append(Idea(tuple(group), weight, any(t in specific for m in found for t in m)))
+            ideas.append(Idea(tuple(group), weight, any(t in specific for m in found for t in m), self._topical(group)))
             consumed.update(t for m in found for t in m)
         for term in dict.fromkeys(terms):
             if term not in consumed:
-                ideas.append(Idea(((term,),), self._weight(term), term in specific))
+                ideas.append(Idea(((term,),), self._weight(term), term in specific, self._topical([(term,)])))
                 consumed.add(term)
         words = tuple(dict.fromkeys(question[s.start : s.end] for s in spans if not s.long_form))
         searched = [s.text for i, s in enumerate(spans) if i not in long_form_terms]
+        if _WHEN.search(question) and YEAR not in consumed:
+            # A "when" question wants a year: passages that give one are likelier answers.
+            ideas.append(Idea(((YEAR,),), self._weight(YEAR), specific=False, topical=False))
+            searched.append(YEAR)
         return Query(question, words, tuple(self.synonyms.expand(searched)), tuple(ideas))
 
     def _specific(self, term: str, word: str) -> bool:
-        if term[0].isdigit() or term in self.analyzer.acronyms:
+        if term[0].isdigit() or term == PERCENT or term in self.analyzer.acronyms:
             return True
         return any(w not in COMMON_WORDS for w in re.split(r"[-'\u2019]", word.casefold()) if w)
+
+    def _topical(self, alternatives: Sequence[Sequence[str]]) -> bool:
+        return not all(t in self.time_terms for alt in alternatives for t in alt)
 
     def _weight(self, term: str) -> float:
         return self.bm25.idf_of(term) or self.unknown_weight
 
     def relevance(self, query: Query, doc: int) -> float:
+        """The idf-weighted share of the question's ideas in passage `doc`; 0 without evidence
+        that the passage is on the question's subject: a specific idea, or several everyday ones."""
         total = sum(i.weight for i in query.ideas)
         found = [i for i in query.ideas if any(all(self.bm25.contains(t, doc) for t in alt) for alt in i.alternatives)]
-        if not total or not any(i.specific for i in found):
+        evidence = any(i.specific for i in found) or sum(i.topical for i in found) >= EVIDENCE_IDEAS
+        if not total or not evidence:
             return 0.0
         return sum(i.weight for i in found) / total
 

@@ -10,6 +10,8 @@
   "Integrated Care Systems (ICSs)", also match their long form: where the long form occurs,
   the acronym's term is added.
 - Synonyms from an editable file are applied to questions only (`Synonyms.expand`).
+- Two concepts stand for the kind of figure a question asks for: every percentage also gives
+  the term `%` (as do "percentage" and "proportion"), and every year also gives `#year`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ _FOLD = str.maketrans(
 
 _NUMBER = r"[£$€]?\d+(?:[.,]\d+)*(?:[-/]\d+)?%?(?:[^\W\d_]+)?"
 _WORD = r"[^\W\d_]+(?:['-][^\W\d_]+)*"
-_TOKEN = re.compile(rf"{_NUMBER}|{_WORD}")
+_TOKEN = re.compile(rf"{_NUMBER}|{_WORD}|%")
+# Every percentage also stands for the idea "a percentage", which questions ask for without a
+# figure: "what % of...", "what proportion of...".
+PERCENT = "%"
+# Likewise every year ("2008", "2017-18") stands for "a year", which "when" questions ask for.
+YEAR = "#year"
+_YEAR = re.compile(r"^(?:19|20)\d\d(?:-\d\d)?$")
+CONCEPTS = frozenset({PERCENT, YEAR})
+_PERCENT_WORDS = frozenset({"percent", "percentage", "percentages", "proportion", "proportions"})
 _ACRONYM_SHAPE = re.compile(r"^[A-Z][A-Z&]{1,5}s?$")
 _YEAR_RANGE = re.compile(r"^(\d{4})[-/](\d{2}|\d{4})$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
@@ -151,13 +161,23 @@ class Analyzer:
             if token[0].isdigit() or token[0] in "£$€":
                 value, used = _figure(raw, i)
                 out.append(Term(value, start, raw[i + used - 1][2]))
+                if value.endswith(PERCENT):
+                    out.append(Term(PERCENT, start, raw[i + used - 1][2]))
+                elif _YEAR.match(value):
+                    out.append(Term(YEAR, start, raw[i + used - 1][2]))
                 i += used
+                continue
+            if token == PERCENT:
+                out.append(Term(PERCENT, start, end))
+                i += 1
                 continue
             number, used = _number_words(raw, i)
             if number is not None:
                 value, scale_used = _figure([(number, start, end), *raw[i + used :]], 0)
                 last = raw[i + used + scale_used - 2][2] if scale_used > 1 else raw[i + used - 1][2]
                 out.append(Term(value, start, last))
+                if value.endswith(PERCENT):
+                    out.append(Term(PERCENT, start, last))
                 i += used + scale_used - 1
                 continue
             for term in self._word(token):
@@ -193,6 +213,8 @@ class Analyzer:
         lower = lower.strip("'")
         if not lower or lower in STOP_WORDS:
             return ()
+        if lower in _PERCENT_WORDS:
+            return (PERCENT,)
         singular = lower[:-1] if lower.endswith("s") else lower
         if lower in self.acronyms:
             return (lower,)

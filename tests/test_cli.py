@@ -94,7 +94,9 @@ def test_bad_setting_names_the_setting() -> None:
 
 
 def test_chat_answers_and_pages_through_results() -> None:
-    questions = "What did the NAO say about CCGs and NHS England?\nmore\nHow many CCGs overspent in 2017-18?\nmore\n"
+    # 26 passages: ten pages of three always reach the end of the results
+    questions = "What did the NAO say about CCGs and NHS England?\nmore\n"
+    questions += "How many CCGs overspent in 2017-18?\n" + "more\n" * 10
     result = run("chat", stdin=questions + "recipe for banana bread\nquit\n")
     assert result.returncode == 0
     assert "? 4. " in result.stdout  # after the prompt, "more" went on from the first three

@@ -1,10 +1,15 @@
-"""Answer quality on tests/questions.yaml: 76 questions as team members ask them, 15 off-topic.
+"""Answer quality on the question sets, as team members ask questions.
 
-Targets from issue 2: hit@1 >= 0.85, hit@3 >= 0.95, no off-topic question answered. The
-off-topic target is met and enforced. The ranking targets are not met yet (measured: hit@1
-0.803, hit@3 0.934 with abstention on; 0.842 / 0.974 without it): the misses are paraphrases
-that share no words with the answer. The floors below stop regressions; raise them as the
-engine improves. `python -m bot evaluate` prints the misses.
+tests/questions.yaml (76 on-topic, 15 off-topic) is the set the engine was tuned on. Issue 2's
+targets apply to it: hit@1 >= 0.85, hit@3 >= 0.95, no off-topic question answered (measured:
+0.868, 0.974, 0 of 15).
+
+tests/questions_holdout.yaml (40 on-topic, 12 off-topic) was written afterwards by someone who
+had not seen the engine, and was not used for tuning: it estimates how the bot does on new
+questions (measured: hit@1 0.800, hit@3 0.900, 6 of 12 off-topic questions answered). The
+off-topic questions there share vocabulary with the articles ("CCG contracts", "NHS pension"),
+which word matching cannot tell from a real question; its floors only stop regressions.
+`python -m bot evaluate [QUESTIONS]` prints the misses.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from bot.search import Index
 from tests.conftest import KNOWLEDGE
 
 QUESTIONS = parse_questions((Path(__file__).parent / "questions.yaml").read_text(encoding="utf-8"))
-HIT_AT_1_FLOOR = 0.80
-HIT_AT_3_FLOOR = 0.93
+HOLDOUT = parse_questions((Path(__file__).parent / "questions_holdout.yaml").read_text(encoding="utf-8"))
+HIT_AT_1_FLOOR = 0.85
+HIT_AT_3_FLOOR = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +77,13 @@ def test_bot_beats_rank_bm25_used_as_its_readme_shows(report: Report) -> None:
     naive = naive_hits / len(on_topic)
     print(f"rank-bm25 as its README shows: hit@1 {naive:.3f}; the bot: {report.hit_at(1):.3f}")
     assert report.hit_at(1) >= naive + 0.3
+
+
+def test_held_out_questions_do_not_regress(index: Index) -> None:
+    held_out = evaluate(index, HOLDOUT)
+    answered = len(held_out.off_topic_answered)
+    print(f"held out: hit@1 {held_out.hit_at(1):.3f}, hit@3 {held_out.hit_at(3):.3f}, off-topic answered {answered}")
+    assert len([q for q in HOLDOUT if q.expect]) == 40
+    assert held_out.hit_at(1) >= 0.80
+    assert held_out.hit_at(3) >= 0.90
+    assert answered <= 6

@@ -83,3 +83,14 @@ def test_index_version_changes_with_the_knowledge(tmp_path) -> None:  # type: ig
     assert Index(load(tmp_path)).version == before
     article.write_text(article.read_text(encoding="utf-8").replace("38 new", "39 new"), encoding="utf-8")
     assert Index(load(tmp_path)).version != before
+
+
+def test_a_question_for_a_share_finds_the_percentage(index: Index) -> None:
+    """'What proportion' asks for a percentage: the passage that gives one comes first."""
+    answer = index.search("What proportion of CCGs overspent?")
+    assert "75 of 207 CCGs (36%)" in answer.hits[0].excerpt
+
+
+def test_shared_everyday_and_time_words_are_not_an_answer(index: Index) -> None:
+    """'annual', 'leave' and 'year' all occur in the articles, but not as an answer to this."""
+    assert index.search("How many days of annual leave do I get each year?").abstained

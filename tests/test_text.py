@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.text import STOP_WORDS, Analyzer, Synonyms, Term, contains_phrase, find_definitions
+from bot.text import CONCEPTS, PERCENT, STOP_WORDS, YEAR, Analyzer, Synonyms, Term, contains_phrase, find_definitions
 
 PLAIN = Analyzer()
+
+
+def words(text: str) -> list[str]:
+    """The terms of `text` other than the figure concepts (% and #year)."""
+    return [t for t in PLAIN.terms(text) if t not in CONCEPTS]
+
 
 # Groups of spellings a reader considers the same; each group must analyze identically.
 SAME_TERMS = {
@@ -52,12 +58,12 @@ def test_equivalent_spellings_give_the_same_terms(group: list[str]) -> None:
 @pytest.mark.parametrize(("text", "term"), SINGLE_TERM.items())
 def test_figures_stay_whole(text: str, term: str) -> None:
     """A figure is one term, so '5.7' does not match every passage mentioning a 5 or a 7."""
-    assert PLAIN.terms(text) == [term]
+    assert words(text) == [term]
 
 
 def test_question_reduces_to_its_content_words() -> None:
     """Stop words and chatty words are dropped; what is left is what the question is about."""
-    assert PLAIN.terms("How many CCGs overspent in 2017-18?") == ["ccg", "overspend", "2017-18"]
+    assert words("How many CCGs overspent in 2017-18?") == ["ccg", "overspend", "2017-18"]
     assert PLAIN.terms("What is the, and of it? Please tell me") == []
     assert {"the", "what", "please", "how"} <= STOP_WORDS
 
@@ -106,7 +112,7 @@ def test_shouted_word_used_in_lower_case_is_not_an_acronym() -> None:
 def test_spans_point_at_the_words_as_written() -> None:
     """Highlighting uses the spans, so text[start:end] must be the original word, curly quotes and all."""
     text = "The \u201cIntegrated\u201d councils\u2019 budgets \u2013 \u00a3213 million in 2017\u201318"
-    spans = PLAIN.spans(text)
+    spans = [s for s in PLAIN.spans(text) if s.text not in CONCEPTS]
     assert [(s.text, text[s.start : s.end]) for s in spans] == [
         ("integr", "Integrated"),
         ("council", "councils"),
@@ -149,7 +155,7 @@ def test_very_long_input_is_analyzed_completely() -> None:
     text = sentence * (100_000 // len(sentence))
     text += " " * (100_000 - len(text))
     assert len(text) == 100_000
-    terms = PLAIN.terms(text)
+    terms = words(text)
     repeats = 100_000 // len(sentence)
     assert terms[:4] == ["council", "overspend", "213m", "2017-18"]
     assert len(terms) == 4 * repeats
@@ -160,3 +166,13 @@ def test_a_shouted_word_matches_the_word() -> None:
     """'CUTS' in a headline is the word cuts, not an acronym, once the corpus shows it in lower case."""
     analyzer = Analyzer.for_corpus(["Councils face CUTS again.", "The cuts hit adult care."])
     assert analyzer.terms("CUTS") == analyzer.terms("cuts") == ["cut"]
+
+
+def test_percentages_and_years_also_stand_for_their_kind() -> None:
+    """'What proportion of CCGs...' finds '36%', and a 'when' question can prefer a passage with a year."""
+    assert PLAIN.terms("75 of 207 CCGs (36%)").count(PERCENT) == 1
+    assert PLAIN.terms("Forty-two per cent said no") == ["42%", PERCENT]
+    for question in ("What % of CCGs overspent?", "what proportion of CCGs overspent", "the percentage"):
+        assert PERCENT in PLAIN.terms(question), question
+    assert PLAIN.terms("set up in 2008 and reviewed in 2017/18") == ["set", "2008", YEAR, "review", "2017-18", YEAR]
+    assert YEAR not in PLAIN.terms("207 CCGs, 1,000 staff and £2008m")
