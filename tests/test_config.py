@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings, SettingsError, load_settings, require
 from tests.conftest import ROOT
 
 
@@ -29,3 +29,47 @@ def test_malformed_setting_names_it_and_the_fix(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("RESULTS", "50")
     with pytest.raises(SettingsError, match=r"RESULTS: .*less than or equal to 10.*see \.env\.example"):
         load_settings()
+
+
+def test_admin_ids_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMIN_USER_IDS", " U012ABCDEF, W0XYZ ,")
+    assert load_settings().admin_user_ids == {"U012ABCDEF", "W0XYZ"}
+    monkeypatch.setenv("ADMIN_USER_IDS", "U012ABCDEF,@alice")
+    with pytest.raises(SettingsError, match=r"ADMIN_USER_IDS: .*@alice"):
+        load_settings()
+
+
+def test_api_url_gets_its_trailing_slash_and_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9999/api")
+    assert load_settings().slack_api_url == "http://127.0.0.1:9999/api/"
+    monkeypatch.setenv("SLACK_API_URL", "slack.com/api")
+    with pytest.raises(SettingsError, match=r"SLACK_API_URL: .*http"):
+        load_settings()
+
+
+def test_a_secret_is_never_repeated_in_an_error_or_a_printout(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "xoxb-SECRET-123456"
+    monkeypatch.setenv("SLACK_BOT_TOKEN", secret)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", secret)
+    monkeypatch.setenv("RESULTS", "lots")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert secret not in str(error.value)
+    monkeypatch.delenv("RESULTS")
+    settings = load_settings()
+    assert secret not in repr(settings) and secret not in str(settings.model_dump())
+    assert settings.slack_bot_token is not None and settings.slack_bot_token.get_secret_value() == secret
+
+
+@pytest.mark.parametrize(
+    ("http", "present", "missing"),
+    [
+        (True, {"slack_bot_token": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        (False, {"slack_bot_token": "xoxb-1"}, "SLACK_APP_TOKEN"),
+        (True, {"slack_signing_secret": "s"}, "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_each_mode_names_the_credential_it_lacks(http: bool, present: dict[str, str], missing: str) -> None:
+    settings = load_settings(**present)
+    with pytest.raises(SettingsError, match=f"{missing} is empty: .*"):
+        require(settings, http=http)
