@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Frozen(BaseModel):
@@ -76,6 +77,70 @@ class LoadProblem(Frozen):
     source: str
     message: str
     skipped: bool = True
+
+
+Surface = Literal["mention", "dm", "thread", "command"]
+Vote = Literal["up", "down"]
+
+
+class ResultRef(Frozen):
+    """One result of a logged question: which passage, how it scored."""
+
+    passage: str  # passage id, e.g. "000-eb80a55c94ec531c-2"
+    score: float
+    relevance: float
+
+
+class QueryRecord(Frozen):
+    """One row of the query log: a question, where it came from and what the bot answered."""
+
+    id: str  # chosen by the app before answering (uuid4 hex), so buttons can name it
+    time: dt.datetime  # UTC, timezone-aware
+    team: str | None = None
+    channel: str | None = None
+    user: str | None = None
+    surface: Surface
+    question: str  # as searched (after Slack markup is removed and follow-ups combined)
+    thread_ts: str | None = None  # the thread the answer went to, for follow-ups
+    event_id: str | None = None  # Slack's event id, for de-duplicating retried deliveries
+    results: tuple[ResultRef, ...] = ()
+    abstained: bool = False
+    latency_ms: float = 0.0
+    index_version: str | None = None
+    feedback: Vote | None = None
+    error: str | None = None  # what went wrong, in words, if the answer failed
+
+
+class Stats(Frozen):
+    """The query log summarised over a period, for `/ask-admin stats`."""
+
+    since: dt.datetime
+    questions: int
+    abstained: int
+    errors: int
+    feedback_up: int
+    feedback_down: int
+    top_questions: tuple[tuple[str, int], ...] = ()  # (question, times asked), most first
+    unanswered: tuple[tuple[dt.datetime, str], ...] = ()  # latest abstained questions, newest first
+
+    @property
+    def abstention_rate(self) -> float:
+        return self.abstained / self.questions if self.questions else 0.0
+
+
+class ReloadReport(Frozen):
+    """What a reload of the knowledge folder changed."""
+
+    ok: bool
+    error: str | None = None  # why the reload failed; the old index is still in use
+    added: tuple[str, ...] = ()  # article sources
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    articles: int = 0
+    passages: int = 0
+    problems: tuple[LoadProblem, ...] = Field(default=())
+    seconds: float = 0.0
+    version: str | None = None  # the index version now in use
 
 
 def format_date(value: dt.date | None) -> str | None:

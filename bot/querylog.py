@@ -1,0 +1,423 @@
+"""The query log: every question asked, its answer and feedback, and admin command attempts, in SQLite.
+
+`record` never waits for the database: rows go on a bounded in-memory queue that one background task
+writes in batches, retrying with backoff while the database is locked, read-only or full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import itertools
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Self
+
+import aiosqlite
+
+from bot.models import QueryRecord, ResultRef, Stats, Vote
+
+logger = logging.getLogger("bot.querylog")
+
+FeedbackResult = Literal["recorded", "changed", "unchanged", "not_found", "not_yours"]
+
+MAX_QUEUE = 10_000  # rows held in memory while the database cannot be written
+BATCH = 500  # rows per transaction
+RETRY_FIRST, RETRY_MAX = 0.05, 5.0  # seconds between write attempts during an outage, doubling
+FEEDBACK_WAIT = 2.0  # seconds a vote waits for its question to reach the database
+CLOSE_WAIT = 10.0  # seconds close() waits for queued rows to be written
+
+# Each step moves the schema up one version (PRAGMA user_version). Never edit a released step: add one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: one row per question. Results are a JSON column, not a child table: they are written once,
+        # with their question, and always read with it; json_each() still serves per-passage reports.
+        """CREATE TABLE queries (
+            id TEXT PRIMARY KEY,
+            time TEXT NOT NULL,  -- UTC, fixed-width ISO 8601, so text order is time order
+            team TEXT,
+            channel TEXT,
+            user TEXT,
+            surface TEXT NOT NULL CHECK (surface IN ('mention', 'dm', 'thread', 'command')),
+            question TEXT NOT NULL,
+            thread_ts TEXT,
+            event_id TEXT UNIQUE,  -- SQLite allows any number of NULLs in a UNIQUE column
+            results TEXT NOT NULL DEFAULT '[]',  -- [{"passage": id, "score": x, "relevance": y}, ...]
+            abstained INTEGER NOT NULL DEFAULT 0,
+            latency_ms REAL NOT NULL DEFAULT 0,
+            index_version TEXT,
+            feedback TEXT CHECK (feedback IN ('up', 'down')),
+            feedback_time TEXT,
+            error TEXT
+        )""",
+        "CREATE INDEX queries_time ON queries (time)",
+        "CREATE INDEX queries_thread ON queries (channel, thread_ts, time)",
+    ),
+    (  # 2: admin command attempts, refused ones included
+        """CREATE TABLE admin_commands (
+            id INTEGER PRIMARY KEY,
+            time TEXT NOT NULL,
+            user TEXT NOT NULL,
+            command TEXT NOT NULL,
+            allowed INTEGER NOT NULL
+        )""",
+        "CREATE INDEX admin_commands_time ON admin_commands (time)",
+    ),
+)
+
+# The columns that make a QueryRecord: all but feedback_time.
+COLUMNS = tuple(
+    "id time team channel user surface question thread_ts event_id results abstained latency_ms index_version"
+    " feedback error".split()
+)
+SELECT = f"SELECT {', '.join(COLUMNS)} FROM queries"
+# DO NOTHING, not OR IGNORE: only a duplicate (a retried Slack delivery) is skipped; a row breaking any other
+# constraint raises, and is reported rather than silently ignored.
+INSERT = f"INSERT INTO queries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT DO NOTHING"
+INSERT_ADMIN = "INSERT INTO admin_commands (time, user, command, allowed) VALUES (?, ?, ?, ?)"
+
+
+class QueryLogError(Exception):
+    """The query log cannot be opened, or a vote cannot be saved; the message says why."""
+
+
+class _AdminAttempt(NamedTuple):
+    time: str
+    user: str
+    command: str
+    allowed: bool
+
+
+class QueryLog:
+    """The query log. Open with `await QueryLog.open(path)`; call `record` from the event loop's thread."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection, max_queue: int) -> None:
+        self.path = path
+        self._db = writer  # the writer task, votes and migrations
+        self._reader = reader  # reads, so an answer never waits behind a write stuck on a lock
+        self._max_queue = max_queue
+        self._queue: collections.deque[QueryRecord | _AdminAttempt] = collections.deque()
+        self._accepted = 0  # rows ever queued
+        self._done = 0  # rows ever written; flush() waits for it to catch up with _accepted
+        self._dropped = 0
+        self._dropping = 0  # rows dropped since the queue last had room
+        self._outage: float | None = None  # when (time.monotonic) writes started failing
+        self._closed = False
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._write_lock = asyncio.Lock()  # one transaction at a time on the writer connection
+        self._task = asyncio.create_task(self._write_forever(), name="querylog-writer")
+
+    @classmethod
+    async def open(cls, path: Path | str, *, max_queue: int = MAX_QUEUE, busy_timeout: float = 1.0) -> QueryLog:
+        """Open (or create) the log at `path`, upgrading an older schema, and start the writer."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                writer = await stack.enter_async_context(aiosqlite.connect(path, isolation_level=None))
+                await _configure(writer, busy_timeout)
+                await writer.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer
+                await _migrate(writer, path)
+                reader = await stack.enter_async_context(aiosqlite.connect(path, isolation_level=None))
+                await _configure(reader, busy_timeout)
+                await reader.execute("PRAGMA query_only = ON")
+                stack.pop_all()
+        except sqlite3.Error as exc:
+            raise QueryLogError(f"cannot open the query log {path}: {exc}; check QUERY_LOG_PATH") from exc
+        return cls(path, writer, reader, max_queue)
+
+    # Writing
+
+    def record(self, row: QueryRecord) -> None:
+        """Queue a question for writing; returns at once and never raises (a full queue drops it, loudly)."""
+        if row.time.utcoffset() != dt.timedelta(0):  # so times compare, in memory and as text
+            row = row.model_copy(update={"time": _utc(row.time)})
+        self._enqueue(row)
+
+    def record_admin(self, user: str, command: str, allowed: bool) -> None:
+        """Queue an admin command attempt, allowed or refused, stamped with the current time."""
+        self._enqueue(_AdminAttempt(_iso(dt.datetime.now(dt.UTC)), user, command, allowed))
+
+    @property
+    def pending(self) -> int:
+        """Rows accepted but not yet written."""
+        return len(self._queue)
+
+    @property
+    def dropped(self) -> int:
+        """Rows refused because the queue was full or the log closed (each episode is logged as an error)."""
+        return self._dropped
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every row queued so far is written; False if `timeout` seconds pass first."""
+        target = self._accepted
+        if self._task.done():
+            return self._done >= target
+        try:
+            async with asyncio.timeout(timeout), self._progress:
+                await self._progress.wait_for(lambda: self._done >= target)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self, timeout: float | None = CLOSE_WAIT) -> None:
+        """Write what is queued (waiting at most `timeout` seconds), then close. Calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if not await self.flush(timeout):
+            logger.error("query log %s: closing with %d rows that could not be written", self.path, self.pending)
+        self._task.cancel()
+        await asyncio.wait([self._task])
+        await self._reader.close()
+        await self._db.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _enqueue(self, row: QueryRecord | _AdminAttempt) -> None:
+        # Policy when full: drop the NEW row, so rows already accepted (and promised to flush) survive;
+        # count every drop and log an error when dropping starts and when it stops.
+        if self._closed or len(self._queue) >= self._max_queue:
+            self._dropped += 1
+            self._dropping += 1
+            if self._dropping == 1:
+                why = "the log is closed" if self._closed else f"{len(self._queue)} rows are waiting for the database"
+                logger.error("query log %s: dropping new rows because %s", self.path, why)
+            return
+        self._queue.append(row)
+        self._accepted += 1
+        self._wake.set()
+
+    async def _write_forever(self) -> None:
+        """Drain the queue in batches while the log is open; a batch that fails stays queued and is retried."""
+        delay, size = RETRY_FIRST, BATCH
+        while True:
+            await self._wake.wait()
+            batch = list(itertools.islice(self._queue, size))
+            if not batch:
+                self._wake.clear()
+                continue
+            try:
+                await self._write(batch)
+            except sqlite3.IntegrityError as exc:  # a row the schema refuses would block every row behind it
+                if len(batch) > 1:
+                    size = 1  # find it by writing one row at a time
+                    continue
+                logger.error("query log %s: dropping a row the database refuses (%s): %r", self.path, exc, batch[0])
+                self._dropped += 1
+            except Exception as exc:  # the writer must survive anything: if it died, every later row would be lost
+                if self._outage is None:
+                    self._outage = time.monotonic()
+                    logger.warning(
+                        "query log %s cannot be written (%s): keeping rows in memory and retrying", self.path, exc
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            delay, size = RETRY_FIRST, BATCH
+            for _ in batch:
+                self._queue.popleft()
+            self._report_recovery()
+            async with self._progress:
+                self._done += len(batch)
+                self._progress.notify_all()
+
+    async def _write(self, batch: list[QueryRecord | _AdminAttempt]) -> None:
+        questions = [_params(row) for row in batch if isinstance(row, QueryRecord)]
+        attempts = [row for row in batch if isinstance(row, _AdminAttempt)]
+        async with self._write_lock, _transaction(self._db):
+            await self._db.executemany(INSERT, questions)
+            await self._db.executemany(INSERT_ADMIN, attempts)
+
+    def _report_recovery(self) -> None:
+        if self._outage is not None:
+            seconds, self._outage = time.monotonic() - self._outage, None
+            logger.info(
+                "query log %s: writing again after %.1f s; %d rows still queued", self.path, seconds, self.pending
+            )
+        if self._dropping:
+            logger.error("query log %s: %d rows were dropped while the queue was full", self.path, self._dropping)
+            self._dropping = 0
+
+    # Reading: straight from the database, plus the queue where a just-asked question must be found.
+
+    async def get(self, query_id: str) -> QueryRecord | None:
+        """The question logged under this id, written or still queued."""
+        for row in self._queued():
+            if row.id == query_id:
+                return row
+        found = await self._fetch(f"{SELECT} WHERE id = ?", (query_id,))
+        return found[0] if found else None
+
+    async def seen_event(self, event_id: str) -> bool:
+        """Whether a question from this Slack event is already logged (a retried delivery)."""
+        if any(row.event_id == event_id for row in self._queued()):
+            return True
+        return bool(list(await self._read("SELECT 1 FROM queries WHERE event_id = ?", (event_id,))))
+
+    async def thread_question(self, channel: str, thread_ts: str) -> QueryRecord | None:
+        """The latest question logged in this thread: a thread with one is a thread the bot answered."""
+        queued = [row for row in self._queued() if row.channel == channel and row.thread_ts == thread_ts]
+        sql = f"{SELECT} WHERE channel = ? AND thread_ts = ? ORDER BY time DESC LIMIT 1"
+        written = await self._fetch(sql, (channel, thread_ts))
+        return max([*written, *queued], key=lambda row: row.time, default=None)
+
+    async def set_feedback(self, query_id: str, user: str, vote: Vote) -> FeedbackResult:
+        """Save the asker's vote on an answer; a second click changes it. Raises QueryLogError if it can't be saved."""
+        if any(row.id == query_id for row in self._queued()) and not await self.flush(FEEDBACK_WAIT):
+            raise QueryLogError(f"could not save the vote: the query log {self.path} is not accepting writes")
+        try:
+            async with self._write_lock, _transaction(self._db):
+                cursor = await self._db.execute("SELECT user, feedback FROM queries WHERE id = ?", (query_id,))
+                found = await cursor.fetchone()
+                if found is None:
+                    return "not_found"
+                asker, before = found
+                if asker != user:
+                    return "not_yours"
+                if before == vote:
+                    return "unchanged"
+                sql = "UPDATE queries SET feedback = ?, feedback_time = ? WHERE id = ?"
+                await self._db.execute(sql, (vote, _iso(dt.datetime.now(dt.UTC)), query_id))
+                return "recorded" if before is None else "changed"
+        except sqlite3.Error as exc:
+            raise QueryLogError(f"could not save the vote in the query log {self.path}: {exc}") from exc
+
+    async def stats(self, since: dt.datetime, top: int = 5, unanswered: int = 5) -> Stats:
+        """The log summarised from `since` on (rows still queued are not counted)."""
+        start = (_iso(since),)
+        sql = """SELECT count(*), count(*) FILTER (WHERE abstained), count(error),
+            count(*) FILTER (WHERE feedback = 'up'), count(*) FILTER (WHERE feedback = 'down')
+            FROM queries WHERE time >= ?"""
+        [(questions, abstained, errors, up, down)] = await self._read(sql, start)
+        # Grouped in Python: SQL cannot collapse runs of whitespace inside a question.
+        asked = await self._read("SELECT question FROM queries WHERE time >= ? ORDER BY time", start)
+        counts: collections.Counter[str] = collections.Counter()
+        wording: dict[str, str] = {}
+        for (question,) in asked:
+            text = " ".join(question.split())
+            counts[text.casefold()] += 1
+            wording[text.casefold()] = text  # the latest wording stands for the group
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+        sql = "SELECT time, question FROM queries WHERE time >= ? AND abstained ORDER BY time DESC LIMIT ?"
+        latest = await self._read(sql, (*start, unanswered))
+        return Stats(
+            since=_utc(since),
+            questions=questions,
+            abstained=abstained,
+            errors=errors,
+            feedback_up=up,
+            feedback_down=down,
+            top_questions=tuple((wording[key], n) for key, n in ranked),
+            unanswered=tuple((dt.datetime.fromisoformat(when), question) for when, question in latest),
+        )
+
+    async def recent(
+        self,
+        limit: int = 50,
+        since: dt.datetime | None = None,
+        unanswered: bool = False,
+        feedback: Vote | None = None,
+        user: str | None = None,
+        channel: str | None = None,
+    ) -> list[QueryRecord]:
+        """Logged questions, newest first, optionally filtered (rows still queued are not included)."""
+        conditions = {
+            "time >= ?": _iso(since) if since else None,
+            "abstained = ?": True if unanswered else None,
+            "feedback = ?": feedback,
+            "user = ?": user,
+            "channel = ?": channel,
+        }
+        chosen = {condition: value for condition, value in conditions.items() if value is not None}
+        where = f"WHERE {' AND '.join(chosen)}" if chosen else ""
+        return await self._fetch(f"{SELECT} {where} ORDER BY time DESC LIMIT ?", (*chosen.values(), limit))
+
+    def _queued(self) -> Iterator[QueryRecord]:
+        # Rows leave the queue only after their transaction commits, so a read that looks here first
+        # and then in the database never misses a row.
+        return (row for row in self._queue if isinstance(row, QueryRecord))
+
+    async def _read(self, sql: str, params: Iterable[object] = ()) -> list[Any]:
+        """Rows for a query; a database failure becomes QueryLogError, which callers handle."""
+        try:
+            return list(await self._reader.execute_fetchall(sql, tuple(params)))
+        except sqlite3.Error as exc:
+            raise QueryLogError(f"could not read the query log {self.path}: {exc}") from exc
+
+    async def _fetch(self, sql: str, params: Iterable[object]) -> list[QueryRecord]:
+        return [_from_row(row) for row in await self._read(sql, tuple(params))]
+
+
+async def _configure(db: aiosqlite.Connection, busy_timeout: float) -> None:
+    # PRAGMA takes no ? parameters; the value is our own number, never input.
+    await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    await db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a power cut loses at most the last commits
+    await db.execute("PRAGMA foreign_keys = ON")
+
+
+async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
+    """Bring the schema up to date, one transaction per step; refuse a file from a newer version of the bot."""
+    latest = len(MIGRATIONS)
+    while True:
+        async with _transaction(db):  # re-read the version under the write lock: another process may migrate too
+            [(version,)] = await db.execute_fetchall("PRAGMA user_version")
+            if version > latest:
+                raise QueryLogError(
+                    f"the query log {path} was written by a newer version of the bot (schema version {version}; "
+                    f"this version knows up to {latest}): upgrade the bot, or set QUERY_LOG_PATH to another file"
+                )
+            if version == latest:
+                return
+            for statement in MIGRATIONS[version]:
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {version + 1}")
+        logger.info("query log %s: schema upgraded to version %d", path, version + 1)
+
+
+@contextlib.asynccontextmanager
+async def _transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error; taking the write lock first means a busy database
+    fails at the start, not halfway through."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        await db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+            with contextlib.suppress(sqlite3.Error):
+                await db.execute("ROLLBACK")
+        raise
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """The same moment in UTC; a naive time is taken to be UTC already."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return _utc(moment).isoformat(timespec="microseconds")
+
+
+def _params(row: QueryRecord) -> tuple[object, ...]:
+    values = row.model_dump()
+    values["time"] = _iso(row.time)
+    values["results"] = json.dumps(values["results"])
+    return tuple(values[name] for name in COLUMNS)
+
+
+def _from_row(row: Iterable[object]) -> QueryRecord:
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["time"] = dt.datetime.fromisoformat(str(values["time"]))
+    values["results"] = tuple(ResultRef.model_validate(ref) for ref in json.loads(str(values["results"])))
+    return QueryRecord.model_validate(values)
