@@ -1,0 +1,424 @@
+"""Engine output -> Slack messages: Block Kit blocks plus a plain-text fallback. Pure: builds, never sends.
+
+Safety rules every function here keeps, whatever the input:
+- Article and user text reaches mrkdwn only through `escape` (or `_mrkdwn`, which escapes character
+  by character and cuts between characters, so an entity such as `&amp;` is never split). Links and
+  mentions are built only from validated urls and user ids, and never cut.
+- Text objects are `verbatim`: Slack then skips its automatic parsing, so a bare "@here" or
+  "#general" inside an article stays text (Slack docs, text object reference).
+- Blocks are built with slack_sdk's classes, whose `to_dict()` checks the per-field limits; the
+  50-block cap, the length of context texts and a total text budget are enforced here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.models import Answer, Hit, ReloadReport, Stats, Vote, format_date
+
+ACTION_VOTE_UP = "vote_up"
+ACTION_VOTE_DOWN = "vote_down"
+ACTION_MORE = "more_results"
+ACTION_SHARE = "share_in_channel"
+ACTIONS_BLOCK_ID = "answer_actions"
+THANKS_BLOCK_ID = "feedback_thanks"
+_VOTES = (ACTION_VOTE_UP, ACTION_VOTE_DOWN)
+
+MAX_BLOCKS = 50
+MAX_TEXT = 3000  # a section's text; also applied to each context element
+MAX_FALLBACK = 3000  # Slack allows 40,000, but the fallback only feeds notifications and screen readers
+TEXT_BUDGET = 12_000  # all text in one message's blocks: Slack has refused ~13k in total (unsure, SLACK.md)
+MAX_OFFSET = 10_000  # a forged "more" offset must not make the engine rank the whole index
+MAX_LISTED = 10  # titles, questions or problems listed before "and N more"
+
+_QUERY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Exactly the compact JSON `_value` writes: anything else came from somewhere else.
+_VALUE = re.compile(r'\{"q":"([A-Za-z0-9_-]{1,64})","o":(0|[1-9][0-9]{0,5})\}')
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+_SAFE_URL = re.compile(r"https?://[!-~]{1,500}")  # printable ASCII, no spaces
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message ready for chat.postMessage: `text` is the fallback for notifications and screen readers."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+    def kwargs(self) -> dict[str, Any]:
+        """`say(**message.kwargs())`."""
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def escape(text: str) -> str:
+    """Escape text for mrkdwn: `&` first, then `<` and `>`; nothing else (Slack's rule)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def parse_action_value(value: str) -> tuple[str, int]:
+    """(query id, offset) from a button's value; ValueError unless it is exactly what we wrote."""
+    match = _VALUE.fullmatch(value) if isinstance(value, str) else None
+    if not match or int(match[2]) > MAX_OFFSET:
+        raise ValueError(f"not a button value of this bot: {str(value)[:80]!r}")
+    return match[1], int(match[2])
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def answer_message(
+    answer: Answer,
+    query_id: str,
+    *,
+    titles: Sequence[str] = (),
+    shared_by: str | None = None,
+    ephemeral: bool = False,
+    feedback: Vote | None = None,
+) -> Message:
+    """The excerpts with citations and buttons, or, when the engine abstained, what was searched and what
+    the knowledge base covers (`titles`). 👍/👎 are offered on abstentions too: a 👎 there marks a gap in
+    the knowledge base. Hits that do not fit Slack's limits move to "More results"."""
+    if not _QUERY_ID.fullmatch(query_id):
+        raise ValueError(f"query id must be 1-64 letters, digits, '-' or '_': {query_id[:80]!r}")
+    blocks: list[dict[str, Any]] = []
+    intro = _intro(answer, shared_by, ephemeral)
+    if intro:
+        blocks.append(_context(intro))
+    budget = TEXT_BUDGET - _size(blocks) - 500  # room for the buttons and the thanks line
+    shown = 0
+    for rank, hit in enumerate(answer.hits, answer.offset + 1):
+        pair = [_section(_excerpt(rank, hit)), _context([_citation(hit)])]
+        if shown and (len(blocks) + 4 > MAX_BLOCKS or _size(pair) > budget):
+            break
+        blocks += pair
+        budget -= _size(pair)
+        shown += 1
+    if answer.abstained:
+        blocks += _nothing_found(answer, titles)
+    next_offset = answer.offset + shown
+    more = (answer.more or shown < len(answer.hits)) and next_offset <= MAX_OFFSET
+    share = ephemeral and shared_by is None and shown > 0
+    blocks.append(_actions(query_id, answer.offset, next_offset if more else None, share))
+    if feedback:
+        blocks = with_vote(blocks, feedback)
+    return Message(_fallback(_answer_text(answer, shown)), blocks)
+
+
+def with_vote(blocks: Sequence[Mapping[str, Any]], vote: Vote) -> list[dict[str, Any]]:
+    """A copy of a posted answer's blocks (as Slack sends them back) showing `vote`; idempotent."""
+    chosen = ACTION_VOTE_UP if vote == "up" else ACTION_VOTE_DOWN
+    kept = [copy.deepcopy(dict(b)) for b in blocks if b.get("block_id") != THANKS_BLOCK_ID]
+    result: list[dict[str, Any]] = []
+    for block in kept:
+        result.append(block)
+        votes = [e for e in block.get("elements") or () if isinstance(e, dict) and e.get("action_id") in _VOTES]
+        if block.get("type") != "actions" or not votes:
+            continue
+        for element in votes:
+            element.pop("style", None)
+            if element["action_id"] == chosen:
+                element["style"] = "primary"
+        if len(kept) < MAX_BLOCKS:
+            word = "helpful 👍" if vote == "up" else "not helpful 👎"
+            result.append(_context([f"Thanks for the feedback: marked as {word}."], block_id=THANKS_BLOCK_ID))
+    return result
+
+
+def _intro(answer: Answer, shared_by: str | None, ephemeral: bool) -> list[str]:
+    parts = []
+    if shared_by is not None:
+        # Only a real user id becomes a mention; anything else could ping or spoof.
+        parts.append(f"Shared by <@{shared_by}>" if _USER_ID.fullmatch(shared_by) else "Shared from a private reply")
+    if (shared_by is not None or ephemeral) and answer.question:
+        # The asker's /ask text is not in the channel, so say what was asked.
+        parts.append(f"*Question:* {_mrkdwn(_line(answer.question), 300)}")
+    if answer.offset and answer.hits:
+        parts.append(f"More results, from result {answer.offset + 1}")
+    return parts
+
+
+def _excerpt(rank: int, hit: Hit) -> str:
+    label = f"*{rank}.* "
+    return label + _mrkdwn(hit.excerpt, MAX_TEXT - len(label), _bold_spans(hit.excerpt, hit.highlights, MAX_TEXT))
+
+
+def _citation(hit: Hit) -> str:
+    article = hit.passage.article
+    title = _mrkdwn(_line(article.title) or _line(article.source) or "Untitled", 250)
+    url = article.url or ""
+    if _SAFE_URL.fullmatch(url) and not any(c in url for c in "|<>"):
+        title = f"<{escape(url)}|{title}>"  # built whole after cutting the title: a link is never cut
+    parts = [title, escape(format_date(article.published) or ""), _mrkdwn(_line(article.publisher or ""), 100)]
+    parts.append(f"{_mrkdwn(_line(article.source), 150)}, passage {hit.passage.number}")
+    return " · ".join(p for p in parts if p)
+
+
+def _nothing_found(answer: Answer, titles: Sequence[str]) -> list[dict[str, Any]]:
+    searched = ", ".join(answer.terms) if answer.terms else "(no searchable words)"
+    blocks = [_section(f"*Nothing in the knowledge base answers that.*\nSearched for: {_mrkdwn(searched, 500)}")]
+    if titles:
+        lines = [f"The knowledge base has {_count(len(titles), 'article')}:"]
+        lines += [f"• {_mrkdwn(_line(t), 150)}" for t in titles[:MAX_LISTED]]
+        if len(titles) > MAX_LISTED:
+            lines.append(f"… and {len(titles) - MAX_LISTED} more")
+        blocks.append(_section("\n".join(lines)))
+    tip = "Tip: ask again with the words the articles would use: an organisation, a programme, a person or a year."
+    return [*blocks, _context([tip])]
+
+
+def _actions(query_id: str, offset: int, next_offset: int | None, share: bool) -> dict[str, Any]:
+    here = _value(query_id, offset)
+    buttons = [
+        ButtonElement(text="👍 Helpful", action_id=ACTION_VOTE_UP, value=here),
+        ButtonElement(text="👎 Not helpful", action_id=ACTION_VOTE_DOWN, value=here),
+    ]
+    if next_offset is not None:
+        buttons.append(ButtonElement(text="More results", action_id=ACTION_MORE, value=_value(query_id, next_offset)))
+    if share:
+        buttons.append(ButtonElement(text="Share in channel", action_id=ACTION_SHARE, value=here))
+    return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=buttons).to_dict()
+
+
+def _answer_text(answer: Answer, shown: int) -> str:
+    if answer.abstained:
+        return f"Nothing in the knowledge base answers that. Searched for: {', '.join(answer.terms) or '(nothing)'}"
+    lines = [f"{_count(shown, 'excerpt')} from the knowledge base:"]
+    for rank, hit in enumerate(answer.hits[:shown], answer.offset + 1):
+        lines.append(f"{rank}. {_short(hit.excerpt, 300)} ({_short(hit.passage.article.title, 150)})")
+    return "\n".join(lines)
+
+
+def _value(query_id: str, offset: int) -> str:
+    # Clamped so that every value we write parses back (a hand-made Answer may have any offset).
+    return json.dumps({"q": query_id, "o": min(max(offset, 0), MAX_OFFSET)}, separators=(",", ":"))
+
+
+# --- other replies -----------------------------------------------------------------------------
+
+
+def usage_message() -> Message:
+    """How to ask: sent for an empty question."""
+    lines = [
+        "Ask me about NHS and local-government commissioning policy. I answer with verbatim excerpts from "
+        "the knowledge base, each with its source.",
+        "• In a channel: mention me, then your question.",
+        "• In a direct message: just type your question.",
+        "• Anywhere: `/ask` and your question. Only you see the answer, and you can share it.",
+        "• To follow up, reply in the thread of an answer, for example _and in 2016-17?_",
+    ]
+    return _plain("\n".join(lines), "Ask me a question about commissioning policy, for example with /ask QUESTION.")
+
+
+def error_message(problem: str) -> Message:
+    """Something went wrong while answering; `problem` is a plain-words reason, shown escaped."""
+    reason = _mrkdwn(_line(problem), 300) or "something went wrong"
+    advice = "Please try again in a minute. If it keeps happening, tell an admin."
+    text = f"*Sorry, I couldn't answer that:* {reason}\n{advice}"
+    return _plain(text, f"Sorry, I couldn't answer that: {_short(problem, 300) or 'something went wrong'}")
+
+
+def too_long_message(length: int, limit: int) -> Message:
+    """A question over the length limit: say how long is too long."""
+    text = (
+        f"That question is {length:,} characters long and I can search at most {limit:,}. "
+        "Please ask it in fewer words: the names, organisations and years are what I search for."
+    )
+    return _plain(text, text)
+
+
+def refusal_message() -> Message:
+    """A non-admin tried /ask-admin."""
+    text = "Sorry, only the bot's admins can use `/ask-admin`. Ask one of them for a reload or the usage figures."
+    return _plain(text, text.replace("`", ""))
+
+
+def admin_help_message() -> Message:
+    """What /ask-admin can do."""
+    lines = [
+        "*Admin commands*",
+        "• `/ask-admin reload`: read the knowledge folder again and say what changed",
+        "• `/ask-admin stats`: questions, unanswered questions and feedback over the last 7 days",
+        "• `/ask-admin help`: this list",
+    ]
+    return _plain("\n".join(lines), "Admin commands: /ask-admin reload, /ask-admin stats, /ask-admin help")
+
+
+def reload_message(report: ReloadReport) -> Message:
+    """What a reload changed, or why it failed (the previous index keeps answering)."""
+    version = f" (index version {_mrkdwn(report.version, 40)})" if report.version else ""
+    if report.ok:
+        counts = f"{_count(report.articles, 'article')}, {_count(report.passages, 'passage')}"
+        lines = [f"*Knowledge base reloaded* in {report.seconds:.1f} s: {counts}{version}."]
+        changes = (("Added", report.added), ("Removed", report.removed), ("Changed", report.changed))
+        lines += [f"*{label}* ({len(names)}): {_listed(names, 800)}" for label, names in changes if names]
+        if not any(names for _, names in changes):
+            lines.append("No articles were added, removed or changed.")
+        fallback = f"Knowledge base reloaded: {counts}."
+    else:
+        reason = _mrkdwn(_line(report.error or "unknown reason"), 1000)
+        lines = [f"*Reload failed:* {reason}", f"Still answering from the previous index{version}."]
+        fallback = (
+            f"Reload failed: {_short(report.error or 'unknown reason', 300)}. Still answering from the previous index."
+        )
+    blocks = [_section("\n".join(lines))]
+    if report.problems:
+        problems = [f"*Problems* ({len(report.problems)}):"]
+        for p in report.problems[:MAX_LISTED]:
+            what = "skipped" if p.skipped else "loaded with a warning"
+            problems.append(f"• {_mrkdwn(_line(p.source), 100)} ({what}): {_mrkdwn(_line(p.message), 150)}")
+        if len(report.problems) > MAX_LISTED:
+            problems.append(f"… and {len(report.problems) - MAX_LISTED} more")
+        blocks.append(_section("\n".join(problems)))
+    return Message(_fallback(fallback), blocks)
+
+
+def stats_message(stats: Stats) -> Message:
+    """The query log summarised: questions, abstentions, errors, feedback, top and unanswered questions."""
+    since = format_date(stats.since.date())
+    summary = (
+        f"{_count(stats.questions, 'question')}, {stats.abstained:,} unanswered ({stats.abstention_rate:.0%}), "
+        f"{_count(stats.errors, 'error')}, feedback 👍 {stats.feedback_up:,} / 👎 {stats.feedback_down:,}"
+    )
+    blocks = [_section(f"*Since {since}:* {summary}.")]
+    if stats.top_questions:
+        top = [
+            f"{i}. {_mrkdwn(_line(q), 200)} (×{n:,})" for i, (q, n) in enumerate(stats.top_questions[:MAX_LISTED], 1)
+        ]
+        blocks.append(_section("*Most asked*\n" + "\n".join(top)))
+    if stats.unanswered:
+        latest = [
+            f"• {format_date(t.date())} {f'{t:%H:%M %Z}'.strip()}: {_mrkdwn(_line(q), 200)}"
+            for t, q in stats.unanswered[:MAX_LISTED]
+        ]
+        blocks.append(_section("*Latest unanswered*\n" + "\n".join(latest)))
+    return Message(_fallback(f"Since {since}: {summary}."), blocks)
+
+
+# --- building blocks ---------------------------------------------------------------------------
+
+
+def _mrkdwn(text: str, limit: int, bold: Sequence[tuple[int, int]] = ()) -> str:
+    """`text` escaped, `bold` spans (sorted, disjoint: see `_bold_spans`) in *bold*, cut to at most
+    `limit` characters with '…'. Cuts fall between characters, so never inside `&amp;`."""
+    cut = len(text) > limit  # every character takes at least one
+    text = text[:limit]
+    pieces: list[tuple[str, int]] = []  # (output, kind): 0 text, 1 opening '*', 2 closing '*'
+    spans = iter(bold)
+    span = next(spans, None)
+    for i, ch in enumerate(text):
+        if span and i == span[1]:
+            pieces.append(("*", 2))
+            span = next(spans, None)
+        if span and i == span[0]:
+            pieces.append(("*", 1))
+        pieces.append((_ESCAPES.get(ch, ch), 0))
+    if span and span[0] < len(text):
+        pieces.append(("*", 2))
+    size = sum(len(p) for p, _ in pieces)
+    if not cut and size <= limit:
+        return "".join(p for p, _ in pieces)
+    while pieces and (size > limit - 2 or pieces[-1][0].isspace() or pieces[-1][1] == 1):  # room for '*' and '…'
+        size -= len(pieces.pop()[0])
+    opened = next((kind == 1 for _, kind in reversed(pieces) if kind), False)
+    return "".join(p for p, _ in pieces) + ("*" if opened else "") + "…"
+
+
+def _bold_spans(text: str, spans: Sequence[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
+    """Highlight spans that Slack will render bold: clipped, trimmed of spaces, widened to whole words
+    (Slack ignores a '*' inside a word), merged when they touch (no '**'), split at line breaks (bold
+    stops there), and dropped next to a literal '*' in the text."""
+    n = min(len(text), limit)
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        a, b = max(a, 0), min(b, n)
+        if merged and b <= merged[-1][1]:
+            continue  # already inside a bold run
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a >= b:
+            continue
+        floor = merged[-1][1] if merged else 0  # bounds the widening, which keeps this linear
+        while a > floor and text[a - 1].isalnum():
+            a -= 1
+        while b < n and text[b].isalnum():
+            b += 1
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    result = []
+    for a, b in merged:
+        for line in re.finditer(r"[^\n]+", text[a:b]):
+            s, e = a + line.start(), a + line.end()
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if s < e and "*" not in text[max(s - 1, 0) : e + 1]:
+                result.append((s, e))
+    return result
+
+
+def _listed(names: Sequence[str], limit: int) -> str:
+    shown = ", ".join(_line(n) for n in names[:MAX_LISTED])
+    more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+    return _mrkdwn(shown, limit - len(more)) + more
+
+
+def _line(text: str) -> str:
+    """Whitespace collapsed: titles and names are shown on one line."""
+    return " ".join(text.split())
+
+
+def _short(text: str, limit: int) -> str:
+    """Plain text on one line, cut to `limit` characters with '…' (escaped later, as a whole)."""
+    text = _line(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return SectionBlock(text=MarkdownTextObject(text=text, verbatim=True)).to_dict()
+
+
+def _context(texts: Sequence[str], block_id: str | None = None) -> dict[str, Any]:
+    elements = [MarkdownTextObject(text=t, verbatim=True) for t in texts[:10]]
+    return ContextBlock(elements=elements, block_id=block_id).to_dict()
+
+
+def _plain(text: str, fallback: str) -> Message:
+    """A one-section message of our own wording; `fallback` is raw text and gets escaped."""
+    return Message(_fallback(fallback), [_section(text)])
+
+
+def _fallback(raw: str) -> str:
+    # The fallback is mrkdwn too (and what notifications show), so it is escaped like the rest.
+    return _mrkdwn(raw, MAX_FALLBACK) or "…"
+
+
+def _size(value: Any) -> int:
+    """Characters of text in blocks, for the total budget."""
+    if isinstance(value, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else _size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_size(v) for v in value)
+    return 0
