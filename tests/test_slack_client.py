@@ -1,0 +1,160 @@
+"""The Web API client against the fake Slack, over real HTTP: retries, base URL, tokens, Socket Mode."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from itertools import pairwise
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.slack_client import SERVER_ERROR_RETRIES, web_client
+from tests.fakeslack import BOT_ID, BOT_USER_ID, CHANNEL_ID, TEAM_ID, FakeSlack, app_mention_event, slash_command_form
+
+NO_WAIT = FixedValueRetryIntervalCalculator(0.01)
+
+
+def settings(slack: FakeSlack, **overrides: object) -> Settings:
+    """The bot's settings, pointing at the fake."""
+    return load_settings(**({"slack_bot_token": slack.bot_token, "slack_api_url": slack.api_url} | overrides))
+
+
+async def test_rate_limited_post_waits_retry_after_and_is_delivered_once(slack: FakeSlack) -> None:
+    slack.rate_limit_next("chat.postMessage", retry_after=1, times=2)
+
+    response = await web_client(settings(slack)).chat_postMessage(channel=CHANNEL_ID, text="hello")
+
+    calls = slack.calls("chat.postMessage")
+    assert [call.status for call in calls] == [429, 429, 200]
+    assert [call.params for call in slack.calls("chat.postMessage", ok=True)] == [
+        {"channel": CHANNEL_ID, "text": "hello"}
+    ]
+    assert response["ts"] == calls[-1].response["ts"]
+    waits = [later.at - earlier.at for earlier, later in pairwise(calls)]
+    assert all(wait >= 0.9 for wait in waits), waits
+
+
+async def test_service_unavailable_once_then_delivered(slack: FakeSlack) -> None:
+    slack.fail_next("chat.postMessage", 503)
+
+    response = await web_client(settings(slack)).chat_postMessage(channel=CHANNEL_ID, text="hello")
+
+    assert response["ok"] is True
+    assert [call.status for call in slack.calls("chat.postMessage")] == [503, 200]
+
+
+async def test_persistent_server_error_ends_in_slack_api_error_after_bounded_retries(slack: FakeSlack) -> None:
+    slack.fail_next("chat.postMessage", 500, times=10)
+
+    with pytest.raises(SlackApiError) as raised:
+        await web_client(settings(slack), retry_interval=NO_WAIT).chat_postMessage(channel=CHANNEL_ID, text="hi")
+
+    assert raised.value.response.status_code == 500
+    assert raised.value.response["error"] == "internal_error"
+    assert len(slack.calls("chat.postMessage")) == 1 + SERVER_ERROR_RETRIES
+
+
+async def test_slow_slack_times_out_without_a_retry(slack: FakeSlack) -> None:
+    # A retry after a timeout could post the answer twice: Slack may have delivered the first.
+    # A retry would be answered at once, so the client would not raise.
+    slack.delay_next("chat.postMessage", 1.5)
+
+    with pytest.raises(TimeoutError):
+        await web_client(settings(slack), timeout=1).chat_postMessage(channel=CHANNEL_ID, text="hi")
+
+    [call] = await slack.wait_for("chat.postMessage")
+    assert call.ok  # the fake, like Slack, still delivered the message the client gave up on
+
+
+async def test_base_url_and_token_come_from_settings(slack: FakeSlack) -> None:
+    # Settings adds the trailing slash that slack_sdk's urljoin needs.
+    client = web_client(settings(slack, slack_api_url=slack.api_url.rstrip("/")))
+
+    identity = await client.auth_test()
+
+    assert (identity["user_id"], identity["bot_id"], identity["team_id"]) == (BOT_USER_ID, BOT_ID, TEAM_ID)
+    [call] = slack.calls("auth.test")
+    assert (call.path, call.token) == ("/api/auth.test", slack.bot_token)
+
+
+async def test_wrong_token_gets_invalid_auth_and_is_not_retried(slack: FakeSlack) -> None:
+    client = web_client(settings(slack, slack_bot_token="xoxb-wrong"))
+
+    with pytest.raises(SlackApiError) as raised:
+        await client.chat_postMessage(channel=CHANNEL_ID, text="hi")
+
+    assert raised.value.response["error"] == "invalid_auth"
+    assert [call.token for call in slack.calls()] == ["xoxb-wrong"]
+
+
+def test_missing_token_names_the_setting(slack: FakeSlack) -> None:
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN is empty"):
+        web_client(settings(slack, slack_bot_token=None))
+
+
+async def test_users_info_reports_workspace_roles(slack: FakeSlack) -> None:
+    slack.add_user("UADMIN", is_admin=True)
+    client = web_client(settings(slack))
+
+    user = (await client.users_info(user="UADMIN"))["user"]
+
+    assert (user["id"], user["is_admin"], user["is_owner"]) == ("UADMIN", True, False)
+    with pytest.raises(SlackApiError, match="user_not_found"):
+        await client.users_info(user="UNOBODY")
+
+
+async def test_response_url_records_what_bolt_respond_posts(slack: FakeSlack) -> None:
+    # Bolt's respond() is slack_sdk's AsyncWebhookClient.
+    url = slack.response_url()
+
+    await AsyncWebhookClient(url).send(text="answer", response_type="ephemeral")
+
+    [call] = await slack.wait_for("response_url")
+    assert (call.path, call.params) == (url.removeprefix(slack.url), {"text": "answer", "response_type": "ephemeral"})
+
+
+@pytest.fixture
+async def received(slack: FakeSlack) -> AsyncIterator[list[SocketModeRequest]]:
+    """What a real SocketModeClient, connected to the fake, receives and acks."""
+    received: list[SocketModeRequest] = []
+
+    async def ack(client: SocketModeClient, request: SocketModeRequest) -> None:
+        received.append(request)
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+
+    client = SocketModeClient(app_token=slack.app_token, web_client=web_client(settings(slack)))
+    client.socket_mode_request_listeners.append(ack)  # type: ignore[arg-type]
+    try:
+        await client.connect()
+        await slack.wait_connected()
+        yield received
+    finally:
+        await client.close()
+
+
+async def test_socket_mode_envelope_is_received_and_acked(slack: FakeSlack, received: list[SocketModeRequest]) -> None:
+    event = app_mention_event(f"<@{BOT_USER_ID}> what is an ICB?")
+
+    ack = await slack.socket_send("events_api", event)
+
+    [request] = received
+    assert ack == {"envelope_id": request.envelope_id}
+    assert (request.type, request.payload, request.retry_attempt) == ("events_api", event, 0)
+    assert [call.token for call in slack.calls("apps.connections.open")] == [slack.app_token]
+
+
+async def test_socket_mode_reconnects_after_disconnect(slack: FakeSlack, received: list[SocketModeRequest]) -> None:
+    await slack.socket_disconnect()
+    await slack.wait_connected(2)
+
+    # The ack proves the client has moved to the new connection (and finished reconnecting).
+    ack = await slack.socket_send("slash_commands", slash_command_form("ICB", response_url=slack.response_url()))
+
+    assert ack == {"envelope_id": received[0].envelope_id}
+    assert len(slack.calls("apps.connections.open", ok=True)) == 2
