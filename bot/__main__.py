@@ -1,9 +1,11 @@
-"""Command line: python -m bot {ask,chat,index,evaluate}."""
+"""Command line: python -m bot {start,serve,ask,chat,index,evaluate}."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -13,10 +15,12 @@ from rich.console import Console
 
 from bot import console as view
 from bot.config import Settings, SettingsError, load_settings
-from bot.corpus import KnowledgeError, load
+from bot.corpus import KnowledgeError
+from bot.engine import build_index as build
+from bot.querylog import QueryLogError
+from bot.question import MAX_QUESTION_CHARS
 from bot.search import Index
 
-MAX_QUESTION_CHARS = 2000
 EXAMPLE = 'python -m bot ask "How many CCGs overspent in 2017-18?"'
 
 
@@ -26,11 +30,7 @@ class UsageError(Exception):
 
 def build_index(settings: Settings) -> tuple[Index, float]:
     started = time.perf_counter()
-    corpus = load(settings.knowledge_dir)
-    if not corpus.articles:
-        reasons = "; ".join(f"{p.source}: {p.message}" for p in corpus.problems) or "it has no .txt or .md files"
-        raise KnowledgeError(f"no usable article in {settings.knowledge_dir} ({reasons})")
-    index = Index(corpus, min_relevance=settings.min_relevance)
+    index = build(settings.knowledge_dir, settings.min_relevance)
     return index, time.perf_counter() - started
 
 
@@ -103,6 +103,26 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
         out.print(view.render_answer(answer, index.articles))
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    from bot.serve import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(settings, http=args.http, host=args.host, port=args.port))
+    return 0
+
+
+def cmd_start(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """Serve Slack when .env has its credentials; otherwise chat in the terminal."""
+    if settings.slack_bot_token and (settings.slack_app_token or settings.slack_signing_secret):
+        http = settings.slack_app_token is None
+        return cmd_serve(argparse.Namespace(http=http, host="0.0.0.0", port=3000), settings, out)
+    out.print(
+        "No Slack tokens in .env (see .env.example): chatting in the terminal instead.",
+        style="dim",
+    )
+    return cmd_chat(args, settings, out)
+
+
 def cmd_evaluate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     from bot.evaluate import evaluate, parse_questions
 
@@ -135,6 +155,14 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--top", type=int, choices=range(1, 11), metavar="N", help="how many excerpts (1-10)")
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
     ask.set_defaults(run=cmd_ask)
+    sub.add_parser("start", help="run the Slack bot if .env has its tokens, else chat in the terminal").set_defaults(
+        run=cmd_start
+    )
+    serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode, or --http for the Events API)")
+    serve.add_argument("--http", action="store_true", help="serve POST /slack/events and GET /healthz over HTTP")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
+    serve.set_defaults(run=cmd_serve)
     sub.add_parser("chat", help="ask questions in the terminal").set_defaults(run=cmd_chat)
     sub.add_parser("index", help="load, clean and index knowledge/, and report on each article").set_defaults(
         run=cmd_index
@@ -153,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = {"knowledge_dir": args.knowledge} if args.knowledge else {}
         settings = load_settings(**overrides)
         return int(args.run(args, settings, out))
-    except (SettingsError, KnowledgeError, UsageError, OSError, ValueError) as exc:
+    except (SettingsError, KnowledgeError, QueryLogError, UsageError, OSError, ValueError) as exc:
         err.print(f"error: {exc}", style="red", markup=False, highlight=False)
         return 2
 

@@ -1,0 +1,444 @@
+"""The Slack app: listeners that read as sentences (parse the question, search, render, say, record).
+
+Where people ask: an @mention in a channel (answered in its thread), a direct message, a message in
+a thread the bot already answered (a follow-up, no mention needed), and `/ask` (answered to the
+asker only, with a button to share). Admins use `/ask-admin`. Everything the listeners need
+(settings, engine, query log) reaches them through `Listeners`, never through module globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import reply
+from bot.config import Settings
+from bot.engine import Engine
+from bot.models import Answer, QueryRecord, ResultRef, Surface, Vote
+from bot.querylog import QueryLog, QueryLogError
+from bot.question import MAX_QUESTION_CHARS, combine, is_too_long, question_text
+
+logger = logging.getLogger("bot.app")
+
+SEEN_MAX = 10_000  # deliveries remembered for de-duplication
+STATS_DAYS = 7
+
+
+class Seen:
+    """A bounded memory of deliveries already handled: Slack retries, and a message that arrives
+    both as `app_mention` and as `message`, must be answered once."""
+
+    def __init__(self, limit: int = SEEN_MAX) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+
+    def claim(self, *keys: str | None) -> bool:
+        """True the first time any of `keys` is seen; False if one was seen before."""
+        real = [k for k in keys if k]
+        if any(k in self._keys for k in real):
+            return False
+        for k in real:
+            self._keys[k] = None
+        while len(self._keys) > self._limit:
+            self._keys.popitem(last=False)
+        return True
+
+
+class Listeners:
+    """The app's behaviour; each public method is one Bolt listener."""
+
+    def __init__(self, settings: Settings, engine: Engine, log: QueryLog) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.log = log
+        self.seen = Seen()
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def tracked(self, listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """`listener`, counted while it runs, so shutdown can wait for the answers in flight.
+        functools.wraps keeps the signature Bolt reads to inject arguments."""
+
+        @functools.wraps(listener)
+        async def run(*args: Any, **kwargs: Any) -> None:
+            self.in_flight += 1
+            self._idle.clear()
+            try:
+                await listener(*args, **kwargs)
+            finally:
+                self.in_flight -= 1
+                if not self.in_flight:
+                    self._idle.set()
+
+        return run
+
+    async def idle(self, timeout: float) -> bool:
+        """Wait until no listener is running; False if some still are after `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- questions --------------------------------------------------------------------------
+
+    async def on_mention(
+        self, event: dict[str, Any], body: dict[str, Any], context: Any, client: AsyncWebClient
+    ) -> None:
+        if event.get("bot_id") or event.get("subtype"):
+            return  # another bot mentioning us: answering could start a bot loop
+        channel = str(event.get("channel", ""))
+        if channel.startswith("D"):
+            return  # a mention inside a DM also arrives as a direct message: answered there
+        thread = event.get("thread_ts")
+        # A mention in a thread the bot answered is a follow-up too ("@bot and in 2016-17?").
+        previous = await self._thread_question(channel, str(thread)) if thread else None
+        question = previous.question if previous else None
+        await self._answer(
+            event, body, context, client, "mention", thread_ts=thread or event.get("ts"), previous=question
+        )
+
+    async def on_message(
+        self, event: dict[str, Any], body: dict[str, Any], context: Any, client: AsyncWebClient
+    ) -> None:
+        if event.get("subtype") or event.get("bot_id"):
+            return  # edits, joins, and other bots' messages (no bot loops)
+        if event.get("channel_type") == "im":
+            await self._answer(event, body, context, client, "dm", thread_ts=event.get("thread_ts"))
+            return
+        thread = event.get("thread_ts")
+        bot_user = context.get("bot_user_id")
+        if not thread or (bot_user and f"<@{bot_user}" in str(event.get("text", ""))):
+            return  # not a follow-up, or a mention: `app_mention` answers that
+        previous = await self._thread_question(str(event.get("channel", "")), str(thread))
+        if previous is not None:
+            await self._answer(event, body, context, client, "thread", thread_ts=thread, previous=previous.question)
+
+    async def on_ask(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        question = question_text(str(command.get("text", "")), None)
+        if not question:
+            await ack(**reply.usage_message().kwargs())
+            return
+        await ack()
+        if is_too_long(question):
+            await respond(**reply.too_long_message(len(question), MAX_QUESTION_CHARS).kwargs())
+            return
+        query_id = uuid.uuid4().hex
+        answer, record = self._search(
+            query_id,
+            question,
+            surface="command",
+            team=command.get("team_id"),
+            channel=command.get("channel_id"),
+            user=command.get("user_id"),
+        )
+        message = self._render(answer, query_id, ephemeral=True)
+        error = await _deliver(respond(response_type="ephemeral", **message.kwargs()))
+        self._record(record, error)
+
+    async def _answer(
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: Any,
+        client: AsyncWebClient,
+        surface: Surface,
+        thread_ts: str | None,
+        previous: str | None = None,
+    ) -> None:
+        channel = str(event.get("channel", ""))
+        if not self.seen.claim(body.get("event_id"), f"{channel}:{event.get('ts')}"):
+            return
+        if body.get("event_id") and await self._seen_event(str(body["event_id"])):
+            return  # answered before a restart
+        question = question_text(str(event.get("text", "")), context.get("bot_user_id"))
+        post = _poster(client, channel, thread_ts)
+        if not question:
+            await _deliver(post(reply.usage_message()))
+            return
+        if is_too_long(question):
+            await _deliver(post(reply.too_long_message(len(question), MAX_QUESTION_CHARS)))
+            return
+        if previous is not None:
+            question = combine(question, previous)
+        query_id = uuid.uuid4().hex
+        answer, record = self._search(
+            query_id,
+            question,
+            surface=surface,
+            team=body.get("team_id"),
+            channel=channel,
+            user=event.get("user"),
+            thread_ts=thread_ts,  # where the answer went: None for a DM answered outside a thread
+            event_id=body.get("event_id"),
+        )
+        error = await _deliver(post(self._render(answer, query_id)))
+        self._record(record, error)
+
+    def _search(
+        self, query_id: str, question: str, surface: Surface, **where: Any
+    ) -> tuple[Answer | None, QueryRecord]:
+        started = time.perf_counter()
+        index = self.engine.index  # one index for the whole question, even if a reload swaps it
+        answer: Answer | None = None
+        error = None
+        try:
+            answer = index.search(question, top=self.settings.results)
+        except Exception as exc:  # a bug must cost one answer, not the bot
+            logger.exception("search failed for question %s", query_id)
+            error = f"search failed: {type(exc).__name__}"
+        record = QueryRecord(
+            id=query_id,
+            time=dt.datetime.now(dt.UTC),
+            surface=surface,
+            question=question,
+            results=tuple(
+                ResultRef(passage=h.passage.id, score=round(h.score, 6), relevance=h.relevance)
+                for h in (answer.hits if answer else ())
+            ),
+            abstained=answer.abstained if answer else False,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            index_version=index.version,
+            error=error,
+            **where,
+        )
+        return answer, record
+
+    def _render(self, answer: Answer | None, query_id: str, **options: Any) -> reply.Message:
+        if answer is None:
+            return reply.error_message("searching the knowledge base failed")
+        titles = [a.title for a in self.engine.index.articles]
+        return reply.answer_message(answer, query_id, titles=titles, **options)
+
+    def _record(self, record: QueryRecord, delivery_error: str | None) -> None:
+        if delivery_error:
+            error = f"{record.error}; {delivery_error}" if record.error else delivery_error
+            record = record.model_copy(update={"error": error})
+        latency = (dt.datetime.now(dt.UTC) - record.time).total_seconds() * 1000
+        logger.info(
+            "question %s surface=%s results=%d abstained=%s latency_ms=%.1f index=%s",
+            record.id,
+            record.surface,
+            len(record.results),
+            record.abstained,
+            latency,
+            record.index_version,
+        )
+        self.log.record(record.model_copy(update={"latency_ms": round(latency, 3)}))
+
+    async def _thread_question(self, channel: str, thread_ts: str) -> QueryRecord | None:
+        try:
+            return await self.log.thread_question(channel, thread_ts)
+        except QueryLogError as exc:
+            logger.warning("cannot tell whether thread %s is a follow-up: %s", thread_ts, exc)
+            return None
+
+    async def _seen_event(self, event_id: str) -> bool:
+        try:
+            return await self.log.seen_event(event_id)
+        except QueryLogError as exc:
+            logger.warning("cannot check event %s against the log: %s", event_id, exc)
+            return False
+
+    # --- buttons ----------------------------------------------------------------------------
+
+    async def on_vote(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        vote: Vote = "up" if action.get("action_id") == reply.ACTION_VOTE_UP else "down"
+        user = str(body.get("user", {}).get("id", ""))
+        try:
+            query_id, offset = reply.parse_action_value(str(action.get("value", "")))
+            result = await self.log.set_feedback(query_id, user, vote)
+        except ValueError:
+            result = "not_found"
+        except QueryLogError as exc:
+            logger.warning("vote not saved: %s", exc)
+            await respond(**_note("Sorry, I couldn't save your feedback just now. Please try again later."))
+            return
+        if result == "not_yours":
+            await respond(**_note("Only the person who asked can rate this answer. Ask me yourself to rate it."))
+        elif result == "not_found":
+            await respond(**_note("I can't find that question any more, so the feedback was not saved."))
+        else:
+            await self._show_vote(body, query_id, offset, vote, respond)
+
+    async def _show_vote(
+        self, body: dict[str, Any], query_id: str, offset: int, vote: Vote, respond: AsyncRespond
+    ) -> None:
+        """Mark the vote on the answer. A private (/ask) answer can come back without its blocks, so
+        then it is rendered again from the logged question."""
+        blocks = (body.get("message") or {}).get("blocks")
+        if blocks:
+            thanks = reply.with_vote(blocks, vote)
+            await _deliver(respond(replace_original=True, text="Thanks for the feedback", blocks=thanks))
+            return
+        record = await self.log.get(query_id)
+        if record is not None:  # the page voted on: "more results" pages have their own offset
+            answer = self.engine.index.search(record.question, top=self.settings.results, offset=offset)
+            message = self._render(answer, record.id, ephemeral=record.surface == "command", feedback=vote)
+            await _deliver(respond(replace_original=True, **message.kwargs()))
+
+    async def on_more(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        found = await self._own_question(body, action, asker_only=False)
+        if found is None:
+            await respond(**_note("That button doesn't belong to a question I know, so I did nothing."))
+            return
+        record, offset = found
+        answer = self.engine.index.search(record.question, top=self.settings.results, offset=offset)
+        ephemeral = record.surface == "command"
+        message = self._render(answer, record.id, ephemeral=ephemeral)
+        if ephemeral:
+            await _deliver(respond(response_type="ephemeral", replace_original=False, **message.kwargs()))
+        else:
+            await _deliver(_poster(client, str(record.channel), record.thread_ts)(message))
+
+    async def on_share(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        found = await self._own_question(body, action, asker_only=True)
+        if found is None:
+            await respond(**_note("Only the person who asked can share this answer."))
+            return
+        record, offset = found
+        answer = self.engine.index.search(record.question, top=self.settings.results, offset=offset)
+        message = self._render(answer, record.id, shared_by=record.user)
+        error = await _deliver(respond(response_type="in_channel", replace_original=False, **message.kwargs()))
+        if error is None:
+            await _deliver(respond(delete_original=True))
+
+    async def _own_question(
+        self, body: dict[str, Any], action: dict[str, Any], asker_only: bool
+    ) -> tuple[QueryRecord, int] | None:
+        """The logged question a button names, if the click may act on it: the asker's own, or for
+        "more results" any question from the same channel. Forged or unknown ids give None."""
+        try:
+            query_id, offset = reply.parse_action_value(str(action.get("value", "")))
+            record = await self.log.get(query_id)
+        except (ValueError, QueryLogError):
+            return None
+        user = body.get("user", {}).get("id")
+        channel = (body.get("channel") or {}).get("id")
+        if record is None or (asker_only and record.user != user) or (not asker_only and record.channel != channel):
+            return None
+        return record, offset
+
+    # --- admin ------------------------------------------------------------------------------
+
+    async def on_admin(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = str(command.get("user_id", ""))
+        words = str(command.get("text", "")).split()
+        verb = words[0].lower() if words else "help"
+        allowed = await self._is_admin(user, client)
+        self.log.record_admin(user, verb[:50], allowed)
+        if not allowed:
+            logger.warning("refused /ask-admin %s from %s", verb[:50], user)
+            await respond(**reply.refusal_message().kwargs())
+            return
+        if verb == "reload":
+            await respond(text="Reloading the knowledge base… I'll keep answering from the current one meanwhile.")
+            report = await self.engine.reload()
+            logger.info("reload by %s: ok=%s version=%s", user, report.ok, report.version)
+            await respond(**reply.reload_message(report).kwargs())
+        elif verb == "stats":
+            since = dt.datetime.now(dt.UTC) - dt.timedelta(days=STATS_DAYS)
+            try:
+                stats = await self.log.stats(since)
+            except QueryLogError as exc:
+                logger.error("stats: %s", exc)
+                await respond(**reply.error_message("the query log could not be read").kwargs())
+                return
+            await respond(**reply.stats_message(stats).kwargs())
+        else:
+            await respond(**reply.admin_help_message().kwargs())
+
+    async def _is_admin(self, user: str, client: AsyncWebClient) -> bool:
+        if user in self.settings.admin_user_ids:
+            return True
+        if not self.settings.workspace_admins_are_admins or not user:
+            return False
+        try:
+            info = await client.users_info(user=user)
+        except SlackApiError as exc:
+            logger.warning("users.info failed for %s: %s", user, exc.response.get("error"))
+            return False
+        profile = info.get("user") or {}
+        return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
+
+
+def create_app(
+    settings: Settings, engine: Engine, log: QueryLog, client: AsyncWebClient, socket_mode: bool
+) -> tuple[AsyncApp, Listeners]:
+    """The Bolt app with every listener registered. Nothing happens at import time."""
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    app = AsyncApp(
+        client=client,
+        # Socket Mode requests are not signed; Bolt still wants a value rather than reading the environment.
+        signing_secret=secret or "",
+        request_verification_enabled=not socket_mode,
+        ignoring_self_events_enabled=True,
+    )
+    listeners = Listeners(settings, engine, log)
+    register(app, listeners)
+    return app, listeners
+
+
+def register(app: AsyncApp, listeners: Listeners) -> None:
+    """One listener for every event, command and action the manifests declare."""
+    track = listeners.tracked
+    app.event("app_mention")(track(listeners.on_mention))
+    app.event("message")(track(listeners.on_message))
+    app.command("/ask")(track(listeners.on_ask))
+    app.command("/ask-admin")(track(listeners.on_admin))
+    app.action(reply.ACTION_VOTE_UP)(track(listeners.on_vote))
+    app.action(reply.ACTION_VOTE_DOWN)(track(listeners.on_vote))
+    app.action(reply.ACTION_MORE)(track(listeners.on_more))
+    app.action(reply.ACTION_SHARE)(track(listeners.on_share))
+
+
+def _poster(client: AsyncWebClient, channel: str, thread_ts: str | None) -> Callable[[reply.Message], Awaitable[Any]]:
+    def post(message: reply.Message) -> Awaitable[Any]:
+        return client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.kwargs())
+
+    return post
+
+
+async def _deliver(sending: Awaitable[Any]) -> str | None:
+    """Send a message; a failure (after the client's own retries) is logged and returned as words."""
+    try:
+        result = await sending
+    except SlackApiError as exc:
+        why = f"Slack answered HTTP {exc.response.status_code} {exc.response.get('error')}"
+    except Exception as exc:  # network errors after retries, timeouts
+        why = f"could not reach Slack: {type(exc).__name__}: {exc}"
+    else:
+        status = getattr(result, "status_code", 200)  # respond() reports HTTP errors instead of raising
+        if status < 400:
+            return None
+        why = f"Slack answered HTTP {status}"
+    error = f"the reply could not be delivered: {why}"
+    logger.error(error)
+    return error
+
+
+def _note(text: str) -> dict[str, Any]:
+    """A short reply only the clicker sees, leaving the original message alone."""
+    return {"response_type": "ephemeral", "replace_original": False, "text": text}

@@ -1,0 +1,105 @@
+"""Reloading the knowledge folder: what an admin is told, and what askers see meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine
+from bot.search import DEFAULT_MIN_RELEVANCE
+from tests.conftest import KNOWLEDGE
+
+NAO = "000_eb80a55c94ec531c.txt"
+REFORM = "004_41aa59598580c461.txt"
+FLAGSHIP = "How many CCGs overspent in 2017-18?"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    target = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, target)
+    return target
+
+
+async def start(folder: Path) -> Engine:
+    return await Engine.start(folder, DEFAULT_MIN_RELEVANCE)
+
+
+async def test_reload_reports_added_changed_and_removed_articles(folder: Path) -> None:
+    engine = await start(folder)
+    before = engine.index.version
+    (folder / "005_copy.txt").write_text((folder / NAO).read_text(encoding="utf-8"), encoding="utf-8")
+    reform = folder / REFORM
+    reform.write_text(reform.read_text(encoding="utf-8").replace("38 new", "39 new"), encoding="utf-8")
+    (folder / "003_6bb7e4c893f45a2a.txt").unlink()
+
+    report = await engine.reload()
+
+    assert report.ok and report.error is None
+    assert (report.added, report.changed, report.removed) == (
+        ("005_copy.txt",),
+        (REFORM,),
+        ("003_6bb7e4c893f45a2a.txt",),
+    )
+    assert report.articles == 5 and report.passages == len(engine.index.passages)
+    assert report.version == engine.index.version != before
+    assert "39 new" in " ".join(h.excerpt for h in engine.search("How many new super councils?", top=3).hits)
+
+
+async def test_reload_of_an_unchanged_folder_changes_nothing(folder: Path) -> None:
+    engine = await start(folder)
+    report = await engine.reload()
+    assert report.ok and (report.added, report.changed, report.removed) == ((), (), ())
+    assert report.version == engine.index.version
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "unreadable"])
+async def test_a_failed_reload_keeps_the_old_index_and_says_why(folder: Path, damage: str) -> None:
+    engine = await start(folder)
+    version = engine.index.version
+    if damage == "missing":
+        shutil.rmtree(folder)
+    else:
+        for path in folder.iterdir():
+            if damage == "empty":
+                path.unlink()
+            else:
+                path.write_bytes(b"\xff\xfe\x00binary\x00" * 10)
+
+    report = await engine.reload()
+
+    assert not report.ok
+    assert report.error and str(folder) in report.error
+    assert engine.index.version == version == report.version
+    assert "75 of 207 CCGs" in engine.search(FLAGSHIP, top=1).hits[0].excerpt
+
+
+async def test_questions_during_a_reload_are_answered_from_the_old_index(folder: Path) -> None:
+    engine = await start(folder)
+    old = engine.index.version
+    for n in range(60):  # enough articles that indexing takes a noticeable while
+        (folder / f"extra_{n:03}.txt").write_text((folder / REFORM).read_text(encoding="utf-8") + f"\nCopy {n}.\n")
+
+    reload = asyncio.create_task(engine.reload())
+    await asyncio.sleep(0)  # the reload starts and hands the work to a thread
+    answered_meanwhile = []
+    while not reload.done():
+        answer = engine.search(FLAGSHIP, top=1)
+        answered_meanwhile.append(engine.index.version)
+        assert "75 of 207 CCGs" in answer.hits[0].excerpt
+        await asyncio.sleep(0.005)  # the event loop stays free: this coroutine keeps running
+    report = await reload
+
+    assert answered_meanwhile and set(answered_meanwhile) == {old}
+    assert report.ok and len(report.added) == 60 and engine.index.version != old
+
+
+async def test_reloads_asked_for_together_run_one_after_the_other(folder: Path) -> None:
+    engine = await start(folder)
+    (folder / "005_copy.txt").write_text((folder / NAO).read_text(encoding="utf-8"), encoding="utf-8")
+    first, second = await asyncio.gather(engine.reload(), engine.reload())
+    assert first.added == ("005_copy.txt",)
+    assert second.ok and second.added == () and second.version == engine.index.version
