@@ -18,7 +18,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.corpus import KnowledgeError
 from bot.engine import build_index as build
 from bot.querylog import QueryLogError
-from bot.question import MAX_QUESTION_CHARS
+from bot.question import MAX_QUESTION_CHARS, is_too_long
 from bot.search import Index
 
 EXAMPLE = 'python -m bot ask "How many CCGs overspent in 2017-18?"'
@@ -38,7 +38,7 @@ def check_question(question: str) -> str:
     question = question.strip()
     if not question:
         raise UsageError(f"the question is empty; try: {EXAMPLE}")
-    if len(question) > MAX_QUESTION_CHARS:
+    if is_too_long(question):
         raise UsageError(
             f"the question is {len(question):,} characters long; please ask in under {MAX_QUESTION_CHARS:,}"
         )

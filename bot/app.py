@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -190,7 +189,6 @@ class Listeners:
     def _search(
         self, query_id: str, question: str, surface: Surface, **where: Any
     ) -> tuple[Answer | None, QueryRecord]:
-        started = time.perf_counter()
         index = self.engine.index  # one index for the whole question, even if a reload swaps it
         answer: Answer | None = None
         error = None
@@ -209,7 +207,6 @@ class Listeners:
                 for h in (answer.hits if answer else ())
             ),
             abstained=answer.abstained if answer else False,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
             index_version=index.version,
             error=error,
             **where,
@@ -221,6 +218,11 @@ class Listeners:
             return reply.error_message("searching the knowledge base failed")
         titles = [a.title for a in self.engine.index.articles]
         return reply.answer_message(answer, query_id, titles=titles, **options)
+
+    def _page(self, record: QueryRecord, offset: int, **options: Any) -> reply.Message:
+        """A logged question's answer again, from result `offset` on (for buttons)."""
+        answer = self.engine.search(record.question, top=self.settings.results, offset=offset)
+        return self._render(answer, record.id, **options)
 
     def _record(self, record: QueryRecord, delivery_error: str | None) -> None:
         if delivery_error:
@@ -286,8 +288,7 @@ class Listeners:
             return
         record = await self.log.get(query_id)
         if record is not None:  # the page voted on: "more results" pages have their own offset
-            answer = self.engine.index.search(record.question, top=self.settings.results, offset=offset)
-            message = self._render(answer, record.id, ephemeral=record.surface == "command", feedback=vote)
+            message = self._page(record, offset, ephemeral=record.surface == "command", feedback=vote)
             await _deliver(respond(replace_original=True, **message.kwargs()))
 
     async def on_more(
@@ -299,9 +300,8 @@ class Listeners:
             await respond(**_note("That button doesn't belong to a question I know, so I did nothing."))
             return
         record, offset = found
-        answer = self.engine.index.search(record.question, top=self.settings.results, offset=offset)
         ephemeral = record.surface == "command"
-        message = self._render(answer, record.id, ephemeral=ephemeral)
+        message = self._page(record, offset, ephemeral=ephemeral)
         if ephemeral:
             await _deliver(respond(response_type="ephemeral", replace_original=False, **message.kwargs()))
         else:
@@ -316,8 +316,7 @@ class Listeners:
             await respond(**_note("Only the person who asked can share this answer."))
             return
         record, offset = found
-        answer = self.engine.index.search(record.question, top=self.settings.results, offset=offset)
-        message = self._render(answer, record.id, shared_by=record.user)
+        message = self._page(record, offset, shared_by=record.user)
         error = await _deliver(respond(response_type="in_channel", replace_original=False, **message.kwargs()))
         if error is None:
             await _deliver(respond(delete_original=True))

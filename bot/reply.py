@@ -40,7 +40,7 @@ _VOTES = (ACTION_VOTE_UP, ACTION_VOTE_DOWN)
 MAX_BLOCKS = 50
 MAX_TEXT = 3000  # a section's text; also applied to each context element
 MAX_FALLBACK = 3000  # Slack allows 40,000, but the fallback only feeds notifications and screen readers
-TEXT_BUDGET = 12_000  # all text in one message's blocks: Slack has refused ~13k in total (unsure, SLACK.md)
+TEXT_BUDGET = 12_000  # all text in one message's blocks: Slack has been reported to refuse ~13k in total (unconfirmed)
 MAX_OFFSET = 10_000  # a forged "more" offset must not make the engine rank the whole index
 MAX_LISTED = 10  # titles, questions or problems listed before "and N more"
 

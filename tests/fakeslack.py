@@ -10,8 +10,8 @@ slack_bolt clients talk to it over real HTTP and websockets, as they talk to Sla
 
 It records every request (`calls`, `wait_for`) and can answer with faults: 429 with
 Retry-After, 5xx, Slack errors, slow answers. The functions after the class build the payloads
-Slack sends to an app (shapes from ../shared/SLACK.md) and `signed_request` posts them to the
-app's own HTTP endpoint, signed as Slack signs them.
+Slack sends to an app (the shapes Slack documents for events, commands and buttons), and
+`signed_request` posts them to the app's own HTTP endpoint, signed as Slack signs them.
 
 How slack_sdk 3.47 sends its calls, so how the fake reads them: `chat.*` as a JSON body;
 `auth.test` and `apps.connections.open` as a POST with the parameters in the query string and

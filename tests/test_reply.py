@@ -70,7 +70,7 @@ def buttons(message: Message) -> dict[str, dict[str, Any]]:
 
 
 def check_limits(message: Message) -> None:
-    """Slack's limits (SLACK.md), checked on the dicts that would be posted."""
+    """Slack's published Block Kit limits, checked on the dicts that would be posted."""
     assert 0 < len(message.text) <= reply.MAX_FALLBACK
     assert_inert(message.text)
     assert 1 <= len(message.blocks) <= 50
