@@ -207,6 +207,7 @@ class Listeners:
                 for h in (answer.hits if answer else ())
             ),
             abstained=answer.abstained if answer else False,
+            unknown_words=answer.unknown if answer else (),
             index_version=index.version,
             error=error,
             **where,

@@ -65,6 +65,7 @@ class Answer(Frozen):
     offset: int = 0  # how many better hits were skipped (for "more results")
     more: bool = False  # whether further relevant hits exist after these
     took_ms: float = 0.0
+    unknown: tuple[str, ...] = ()  # the question's words no article contains (gaps in the knowledge base)
 
     @property
     def abstained(self) -> bool:
@@ -109,6 +110,7 @@ class QueryRecord(Frozen):
     index_version: str | None = None
     feedback: Vote | None = None
     error: str | None = None  # what went wrong, in words, if the answer failed
+    unknown_words: tuple[str, ...] = ()  # the question's words no article contained (Answer.unknown)
 
 
 class Stats(Frozen):

@@ -68,12 +68,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX admin_commands_time ON admin_commands (time)",
     ),
+    (  # 3: the question's words that no article contained when it was asked, for the "gaps" report
+        "ALTER TABLE queries ADD COLUMN unknown_words TEXT NOT NULL DEFAULT '[]'",  # a JSON list of strings
+    ),
 )
 
 # The columns that make a QueryRecord: all but feedback_time.
 COLUMNS = tuple(
     "id time team channel user surface question thread_ts event_id results abstained latency_ms index_version"
-    " feedback error".split()
+    " feedback error unknown_words".split()
 )
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM queries"
 # DO NOTHING, not OR IGNORE: only a duplicate (a retried Slack delivery) is skipped; a row breaking any other
@@ -413,6 +416,7 @@ def _params(row: QueryRecord) -> tuple[object, ...]:
     values = row.model_dump()
     values["time"] = _iso(row.time)
     values["results"] = json.dumps(values["results"])
+    values["unknown_words"] = json.dumps(values["unknown_words"], ensure_ascii=False)
     return tuple(values[name] for name in COLUMNS)
 
 
@@ -420,4 +424,5 @@ def _from_row(row: Iterable[object]) -> QueryRecord:
     values = dict(zip(COLUMNS, row, strict=True))
     values["time"] = dt.datetime.fromisoformat(str(values["time"]))
     values["results"] = tuple(ResultRef.model_validate(ref) for ref in json.loads(str(values["results"])))
+    values["unknown_words"] = tuple(json.loads(str(values["unknown_words"])))
     return QueryRecord.model_validate(values)

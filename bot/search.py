@@ -25,7 +25,7 @@ from bot.common_words import COMMON_WORDS
 from bot.corpus import Corpus
 from bot.models import Answer, Article, Hit, Passage
 from bot.passages import MAX_CHARS, excerpt
-from bot.text import PERCENT, YEAR, Analyzer, Synonyms, acronyms_in, contains_phrase
+from bot.text import CONCEPTS, PERCENT, YEAR, Analyzer, Synonyms, acronyms_in, contains_phrase
 
 DEFAULT_MIN_RELEVANCE = 0.22  # off-topic questions peak at 0.19, correct answers start at 0.245
 CANDIDATES = 30  # BM25's best passages examined for relevance
@@ -121,6 +121,21 @@ class Index:
             searched.append(YEAR)
         return Query(question, words, tuple(self.synonyms.expand(searched)), tuple(ideas))
 
+    def unknown_words(self, question: str) -> tuple[str, ...]:
+        """The question's words that no passage contains, even through a synonym, lower-cased:
+        what the knowledge base lacks to answer it (the query log's "gaps")."""
+        unknown: dict[str, None] = {}
+        for s in self.analyzer.spans(question)[:MAX_TERMS]:
+            if s.long_form or s.text in CONCEPTS or self.bm25.idf_of(s.text):
+                continue
+            if any(self._in_index(m) for g in self.synonyms.groups if any(s.text in m for m in g) for m in g):
+                continue
+            unknown[question[s.start : s.end].casefold()] = None
+        return tuple(unknown)
+
+    def _in_index(self, phrase: Sequence[str]) -> bool:
+        return all(self.bm25.idf_of(t) for t in phrase)
+
     def _specific(self, term: str, word: str) -> bool:
         if term[0].isdigit() or term == PERCENT or term in self.analyzer.acronyms:
             return True
@@ -166,6 +181,7 @@ class Index:
             offset=offset,
             more=relevant > offset + top,
             took_ms=round(took, 3),
+            unknown=self.unknown_words(question),
         )
 
     def _hit(self, query: Query, doc: int, score: float, rel: float) -> Hit:

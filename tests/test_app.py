@@ -438,7 +438,7 @@ async def test_off_topic_question_says_nothing_was_found_and_what_is_covered(bot
     assert "Searched for: recipe, banana, bread" in text
     assert "The knowledge base has 5 articles:" in text
     assert all(article.title in text for article in bot.running.engine.index.articles)
-    assert (row.abstained, row.results) == (True, ())
+    assert (row.abstained, row.results, row.unknown_words) == (True, (), ("recipe", "banana", "bread"))
     assert reply.ACTION_VOTE_DOWN in buttons(call.params)  # a 👎 marks a gap in the knowledge base
 
 

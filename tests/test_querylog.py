@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import QueryRecord, ResultRef, Stats
-from bot.querylog import QueryLog, QueryLogError
+from bot.querylog import MIGRATIONS, QueryLog, QueryLogError
 
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)
 
@@ -38,6 +38,7 @@ FULL = QueryRecord(
     index_version="v3",
     feedback=None,
     error=None,
+    unknown_words=("名前", "drop"),
 )
 
 # The schema as version 1 shipped it: a database written then must open after any upgrade.
@@ -111,7 +112,7 @@ async def test_a_naive_time_is_taken_as_utc(log: QueryLog) -> None:
 async def test_the_database_uses_wal_and_the_latest_schema(log: QueryLog, path: Path) -> None:
     with connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
 
 
 async def test_rows_survive_closing_and_reopening(path: Path) -> None:
@@ -162,7 +163,7 @@ async def test_a_version_1_database_is_upgraded_and_keeps_its_rows(path: Path) -
         log.record_admin("U09", "stats", allowed=False)  # the table version 2 added
         assert await log.flush(timeout=5)
     with connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
         assert db.execute("SELECT user, command, allowed FROM admin_commands").fetchall() == [("U09", "stats", 0)]
 
 
@@ -170,9 +171,8 @@ async def test_a_database_from_a_newer_version_is_refused_and_left_alone(path: P
     path.parent.mkdir()
     with connect(path) as db:
         db.execute("PRAGMA user_version = 99")
-    with pytest.raises(
-        QueryLogError, match=r"newer version of the bot \(schema version 99; this version knows up to 2"
-    ):
+    newer = rf"newer version of the bot \(schema version 99; this version knows up to {len(MIGRATIONS)}\)"
+    with pytest.raises(QueryLogError, match=newer):
         await QueryLog.open(path)
     with connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (99,)

@@ -94,3 +94,20 @@ def test_a_question_for_a_share_finds_the_percentage(index: Index) -> None:
 def test_shared_everyday_and_time_words_are_not_an_answer(index: Index) -> None:
     """'annual', 'leave' and 'year' all occur in the articles, but not as an answer to this."""
     assert index.search("How many days of annual leave do I get each year?").abstained
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("What's the weather in Leeds tomorrow?", ("weather", "leeds", "tomorrow")),
+        ("How many CCGs overspent in 2017-18?", ()),
+        # "purchasing" is in no article, but its synonym "procurement" is: not a gap.
+        ("Who does the purchasing of zorblax in 2031?", ("zorblax", "2031")),
+        ("NHS PENSION scheme", ("pension",)),
+    ],
+)
+def test_an_answer_names_the_question_words_no_article_contains(
+    index: Index, question: str, unknown: tuple[str, ...]
+) -> None:
+    # What the query log's "gaps" report lists, to tell an admin what the knowledge base lacks.
+    assert index.search(question).unknown == unknown
