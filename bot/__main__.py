@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot import console as view
+from bot import logs
 from bot.config import Settings, SettingsError, load_settings
 from bot.corpus import KnowledgeError
 from bot.engine import build_index as build
@@ -106,7 +106,6 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     from bot.serve import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(serve(settings, http=args.http, host=args.host, port=args.port))
     return 0
 
@@ -180,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         overrides = {"knowledge_dir": args.knowledge} if args.knowledge else {}
         settings = load_settings(**overrides)
+        logs.configure(settings.log_level, settings.log_format, settings.secrets())
         return int(args.run(args, settings, out))
     except (SettingsError, KnowledgeError, QueryLogError, UsageError, OSError, ValueError) as exc:
         err.print(f"error: {exc}", style="red", markup=False, highlight=False)

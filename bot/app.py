@@ -230,15 +230,17 @@ class Listeners:
             error = f"{record.error}; {delivery_error}" if record.error else delivery_error
             record = record.model_copy(update={"error": error})
         latency = (dt.datetime.now(dt.UTC) - record.time).total_seconds() * 1000
-        logger.info(
-            "question %s surface=%s results=%d abstained=%s latency_ms=%.1f index=%s",
-            record.id,
-            record.surface,
-            len(record.results),
-            record.abstained,
-            latency,
-            record.index_version,
-        )
+        outcome = "failed" if record.error else "found nothing" if record.abstained else "answered"
+        facts = {
+            "query_id": record.id,
+            "surface": record.surface,
+            "results": len(record.results),
+            "latency_ms": round(latency, 1),
+            "index_version": record.index_version,
+        }
+        if record.error:
+            facts["error"] = record.error
+        logger.log(logging.WARNING if record.error else logging.INFO, "question %s", outcome, extra=facts)
         self.log.record(record.model_copy(update={"latency_ms": round(latency, 3)}))
 
     async def _thread_question(self, channel: str, thread_ts: str) -> QueryRecord | None:
@@ -317,7 +319,7 @@ class Listeners:
             await respond(**_note("Only the person who asked can share this answer."))
             return
         record, offset = found
-        message = self._page(record, offset, shared_by=record.user)
+        message = self._page(record, offset, shared_by=body["user"]["id"])  # the asker: _own_question checked
         error = await _deliver(respond(response_type="in_channel", replace_original=False, **message.kwargs()))
         if error is None:
             await _deliver(respond(delete_original=True))
@@ -334,7 +336,11 @@ class Listeners:
             return None
         user = body.get("user", {}).get("id")
         channel = (body.get("channel") or {}).get("id")
-        if record is None or (asker_only and record.user != user) or (not asker_only and record.channel != channel):
+        if (
+            record is None
+            or (asker_only and not self.log.asked_by(record, user))
+            or (not asker_only and record.channel != channel)
+        ):
             return None
         return record, offset
 
@@ -350,13 +356,13 @@ class Listeners:
         allowed = await self._is_admin(user, client)
         self.log.record_admin(user, verb[:50], allowed)
         if not allowed:
-            logger.warning("refused /ask-admin %s from %s", verb[:50], user)
+            logger.warning("refused /ask-admin %s from %s", verb[:50], self.log.pseudonym(user))
             await respond(**reply.refusal_message().kwargs())
             return
         if verb == "reload":
             await respond(text="Reloading the knowledge base… I'll keep answering from the current one meanwhile.")
             report = await self.engine.reload()
-            logger.info("reload by %s: ok=%s version=%s", user, report.ok, report.version)
+            logger.info("reload by %s: ok=%s version=%s", self.log.pseudonym(user), report.ok, report.version)
             await respond(**reply.reload_message(report).kwargs())
         elif verb == "stats":
             since = dt.datetime.now(dt.UTC) - dt.timedelta(days=STATS_DAYS)
@@ -378,7 +384,7 @@ class Listeners:
         try:
             info = await client.users_info(user=user)
         except SlackApiError as exc:
-            logger.warning("users.info failed for %s: %s", user, exc.response.get("error"))
+            logger.warning("users.info failed for %s: %s", self.log.pseudonym(user), exc.response.get("error"))
             return False
         profile = info.get("user") or {}
         return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.search import DEFAULT_MIN_RELEVANCE
 
 SLACK_API_URL = "https://slack.com/api/"
+MIN_HASH_KEY = 32
 
 
 class Settings(BaseSettings):
@@ -37,6 +38,13 @@ class Settings(BaseSettings):
     workspace_admins_are_admins: bool = Field(
         False, description="also allow Slack workspace admins and owners (checked with users.info)"
     )
+    log_retention_days: int | None = Field(
+        365, ge=1, description="delete query-log rows older than this many days (empty: keep them forever)"
+    )
+    hash_user_ids: bool = Field(False, description="store Slack user ids in the query log as a keyed hash")
+    user_id_hash_key: SecretStr | None = Field(None, description="the key for HASH_USER_IDS (32+ characters)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="least severe log level shown")
+    log_format: Literal["text", "json"] = Field("text", description="log lines as text, or as one JSON object each")
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod
@@ -60,13 +68,52 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("slack_bot_token", "slack_app_token", "slack_signing_secret", mode="before")
+    @field_validator(
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "user_id_hash_key",
+        "log_retention_days",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
-SECRETS = frozenset({"slack_bot_token", "slack_app_token", "slack_signing_secret"})
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _hash_needs_a_key(self) -> Self:
+        key = self.user_id_hash_key.get_secret_value() if self.user_id_hash_key else ""
+        if self.hash_user_ids and len(key) < MIN_HASH_KEY:
+            raise ValueError(
+                f"USER_ID_HASH_KEY must be set to {MIN_HASH_KEY} or more random characters when HASH_USER_IDS is true; "
+                'make one with: python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        return self
+
+    @property
+    def user_key(self) -> bytes | None:
+        """The key that turns user ids into pseudonyms in the query log, or None to store ids as they are."""
+        if not self.hash_user_ids or self.user_id_hash_key is None:
+            return None
+        return self.user_id_hash_key.get_secret_value().encode()
+
+    def secrets(self) -> list[str]:
+        """The values of every secret setting that is set: what must never reach a log line."""
+        values = (getattr(self, name) for name in sorted(SECRETS))
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+SECRETS = frozenset({"slack_bot_token", "slack_app_token", "slack_signing_secret", "user_id_hash_key"})
 
 
 class SettingsError(Exception):
@@ -83,9 +130,11 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else ""
-            name = field.upper() or "a setting"
+            if not field:  # a rule across settings: its message names them, and its input is all of them
+                problems.append(f"{error['msg'].removeprefix('Value error, ')}; see .env.example")
+                continue
             shown = "" if field in SECRETS else f" (got {error.get('input')!r})"
-            problems.append(f"{name}: {error['msg']}{shown}; see .env.example")
+            problems.append(f"{field.upper()}: {error['msg']}{shown}; see .env.example")
         raise SettingsError("\n".join(problems)) from None
 
 

@@ -22,6 +22,7 @@ from typing import Any, Literal, NamedTuple, Self
 import aiosqlite
 
 from bot.models import QueryRecord, ResultRef, Stats, Vote
+from bot.privacy import pseudonym
 
 logger = logging.getLogger("bot.querylog")
 
@@ -99,8 +100,16 @@ class _AdminAttempt(NamedTuple):
 class QueryLog:
     """The query log. Open with `await QueryLog.open(path)`; call `record` from the event loop's thread."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection, max_queue: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        max_queue: int,
+        user_key: bytes | None = None,
+    ) -> None:
         self.path = path
+        self._user_key = user_key
         self._db = writer  # the writer task, votes and migrations
         self._reader = reader  # reads, so an answer never waits behind a write stuck on a lock
         self._max_queue = max_queue
@@ -117,8 +126,17 @@ class QueryLog:
         self._task = asyncio.create_task(self._write_forever(), name="querylog-writer")
 
     @classmethod
-    async def open(cls, path: Path | str, *, max_queue: int = MAX_QUEUE, busy_timeout: float = 1.0) -> QueryLog:
-        """Open (or create) the log at `path`, upgrading an older schema, and start the writer."""
+    async def open(
+        cls,
+        path: Path | str,
+        *,
+        max_queue: int = MAX_QUEUE,
+        busy_timeout: float = 1.0,
+        user_key: bytes | None = None,
+    ) -> QueryLog:
+        """Open (or create) the log at `path`, upgrading an older schema, and start the writer.
+
+        With `user_key`, user ids are stored and looked up as their pseudonyms (bot/privacy.py)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -133,7 +151,7 @@ class QueryLog:
                 stack.pop_all()
         except sqlite3.Error as exc:
             raise QueryLogError(f"cannot open the query log {path}: {exc}; check QUERY_LOG_PATH") from exc
-        return cls(path, writer, reader, max_queue)
+        return cls(path, writer, reader, max_queue, user_key)
 
     # Writing
 
@@ -141,11 +159,35 @@ class QueryLog:
         """Queue a question for writing; returns at once and never raises (a full queue drops it, loudly)."""
         if row.time.utcoffset() != dt.timedelta(0):  # so times compare, in memory and as text
             row = row.model_copy(update={"time": _utc(row.time)})
+        if self._user_key is not None and row.user is not None:
+            row = row.model_copy(update={"user": self.pseudonym(row.user)})
         self._enqueue(row)
 
     def record_admin(self, user: str, command: str, allowed: bool) -> None:
         """Queue an admin command attempt, allowed or refused, stamped with the current time."""
-        self._enqueue(_AdminAttempt(_iso(dt.datetime.now(dt.UTC)), user, command, allowed))
+        self._enqueue(_AdminAttempt(_iso(dt.datetime.now(dt.UTC)), self.pseudonym(user), command, allowed))
+
+    def pseudonym(self, user: str) -> str:
+        """`user` as the log stores it: the id itself, or its keyed hash when user ids are hashed."""
+        return user if self._user_key is None else pseudonym(user, self._user_key)
+
+    def asked_by(self, row: QueryRecord, user: str | None) -> bool:
+        """Whether Slack user `user` asked the logged question `row`."""
+        return user is not None and row.user == self.pseudonym(user)
+
+    async def prune(self, before: dt.datetime) -> int:
+        """Delete the questions and admin commands logged before `before`; how many rows went."""
+        try:
+            async with self._write_lock, _transaction(self._db):
+                gone = 0
+                for table in ("queries", "admin_commands"):  # our own names, not input
+                    cursor = await self._db.execute(f"DELETE FROM {table} WHERE time < ?", (_iso(before),))
+                    gone += cursor.rowcount
+        except sqlite3.Error as exc:
+            raise QueryLogError(f"could not delete old rows from the query log {self.path}: {exc}") from exc
+        if gone:
+            logger.info("query log %s: deleted %d rows from before %s", self.path, gone, _iso(before))
+        return gone
 
     @property
     def pending(self) -> int:
@@ -286,7 +328,7 @@ class QueryLog:
                 if found is None:
                     return "not_found"
                 asker, before = found
-                if asker != user:
+                if asker != self.pseudonym(user):
                     return "not_yours"
                 if before == vote:
                     return "unchanged"
@@ -339,7 +381,7 @@ class QueryLog:
             "time >= ?": _iso(since) if since else None,
             "abstained = ?": True if unanswered else None,
             "feedback = ?": feedback,
-            "user = ?": user,
+            "user = ?": self.pseudonym(user) if user else None,
             "channel = ?": channel,
         }
         chosen = {condition: value for condition, value in conditions.items() if value is not None}
@@ -367,6 +409,7 @@ async def _configure(db: aiosqlite.Connection, busy_timeout: float) -> None:
     await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     await db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a power cut loses at most the last commits
     await db.execute("PRAGMA foreign_keys = ON")
+    await db.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not left in free pages
 
 
 async def _migrate(db: aiosqlite.Connection, path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import logging
 import signal
@@ -26,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import Listeners, create_app
 from bot.config import Settings, SettingsError, require
 from bot.engine import Engine
+from bot.privacy import retention_cutoff
 from bot.querylog import QueryLog, QueryLogError
 from bot.slack_client import web_client
 
@@ -34,7 +36,15 @@ logger = logging.getLogger("bot.serve")
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DRAIN_SECONDS = 10.0  # how long shutdown waits for answers in flight
+# How long shutdown waits for HTTP requests being served: Bolt acknowledges within milliseconds and
+# answers after, as listeners that DRAIN_SECONDS covers; a request still unanswered by then gets no
+# 200, so Slack delivers it again.
+REQUEST_SECONDS = 2.0
+LATE_REQUEST_SECONDS = 0.2  # for requests on connections accepted just before the port closed
+STOPPING = web.AppKey("stopping", asyncio.Event)  # an Event: a started app's own state is frozen
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 1024 * 1024  # Slack's requests are a few KB; anything near this is not Slack
+PRUNE_EVERY = 24 * 3600.0  # seconds between deletions of query-log rows past LOG_RETENTION_DAYS
 # Slack's answers when it does not accept a token: the setting is wrong, and retrying will not help.
 TOKEN_ERRORS = frozenset(
     {"not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"}
@@ -58,17 +68,21 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
     require(settings, http)
     engine = await Engine.start(settings.knowledge_dir, settings.min_relevance)
     try:
-        log = await QueryLog.open(settings.query_log_path)
+        log = await QueryLog.open(settings.query_log_path, user_key=settings.user_key)
     except QueryLogError as exc:  # the message names QUERY_LOG_PATH
         raise SettingsError(str(exc)) from None
     client = web_client(settings)
     app, listeners = create_app(settings, engine, log, client, socket_mode=not http)
     runner: web.AppRunner | None = None
     handler: AsyncSocketModeHandler | None = None
+    pruning: asyncio.Task[None] | None = None
     try:
+        if settings.log_retention_days is not None:
+            await prune(log, settings.log_retention_days)  # before the first question is taken
+            pruning = asyncio.create_task(prune_daily(log, settings.log_retention_days), name="querylog-retention")
         await check_tokens(client, settings, http)
         if http:
-            runner = web.AppRunner(_web_app(app, engine), access_log=None, shutdown_timeout=DRAIN_SECONDS)
+            runner = web.AppRunner(_web_app(app, engine), access_log=None, shutdown_timeout=REQUEST_SECONDS)
             await runner.setup()
             site = web.TCPSite(runner, host, port)
             await site.start()
@@ -87,11 +101,28 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
         if handler is not None:
             await handler.close_async()  # type: ignore[no-untyped-call]
         if runner is not None:
-            await runner.cleanup()  # close the port; requests being served complete (listeners go on)
+            await _stop_http(runner)
         if not await listeners.idle(DRAIN_SECONDS):
             logger.warning("%d answers still running after %.0f s of shutdown", listeners.in_flight, DRAIN_SECONDS)
+        if pruning is not None:
+            pruning.cancel()
+            await asyncio.wait([pruning])
         await log.close()
         logger.info("stopped; query log flushed and closed")
+
+
+async def prune(log: QueryLog, days: int) -> None:
+    """Delete the log's rows older than `days` days; a failure is logged, and retried at the next prune."""
+    try:
+        await log.prune(retention_cutoff(dt.datetime.now(dt.UTC), days))
+    except QueryLogError as exc:
+        logger.error("retention: %s; will try again in %.0f hours", exc, PRUNE_EVERY / 3600)
+
+
+async def prune_daily(log: QueryLog, days: int, every: float = PRUNE_EVERY) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await prune(log, days)
 
 
 async def check_tokens(client: AsyncWebClient, settings: Settings, http: bool) -> None:
@@ -126,8 +157,29 @@ async def check_tokens(client: AsyncWebClient, settings: Settings, http: bool) -
             ) from None
 
 
+async def _stop_http(runner: web.AppRunner) -> None:
+    """Close the port, refuse what still arrives, and let the requests being served finish.
+
+    A request that arrives from now on gets 503, so Slack delivers it again later rather than
+    waiting on a bot that is going away. Connections accepted just before the port closed get a
+    moment to send their request first: aiohttp's own shutdown would ignore them and leave their
+    senders waiting for REQUEST_SECONDS."""
+    runner.app[STOPPING].set()
+    for site in list(runner.sites):
+        await site.stop()
+    await asyncio.sleep(LATE_REQUEST_SECONDS)
+    await runner.cleanup()  # requests being served complete; the listeners they started go on
+
+
 def _web_app(app: AsyncApp, engine: Engine) -> web.Application:
-    web_app = web.Application(client_max_size=MAX_BODY)
+    @web.middleware
+    async def refuse_when_stopping(request: web.Request, handler: _Handler) -> web.StreamResponse:
+        if request.app[STOPPING].is_set():
+            return web.json_response({"ok": False, "error": "shutting down"}, status=503, headers={"Retry-After": "60"})
+        return await handler(request)
+
+    web_app = web.Application(client_max_size=MAX_BODY, middlewares=[refuse_when_stopping])
+    web_app[STOPPING] = asyncio.Event()
     handle = app.server(path=EVENTS_PATH).handle_post_requests
 
     async def health(_: web.Request) -> web.Response:

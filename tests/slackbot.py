@@ -76,6 +76,11 @@ def bot_settings(slack: FakeSlack, tmp_path: Path, **overrides: object) -> Setti
         "query_log_path": tmp_path / "queries.db",
         "admin_user_ids": "",
         "workspace_admins_are_admins": False,
+        "log_retention_days": 365,
+        "hash_user_ids": False,
+        "user_id_hash_key": None,
+        "log_level": "INFO",
+        "log_format": "text",
     }
     return load_settings(**(values | overrides))
 

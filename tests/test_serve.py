@@ -273,3 +273,40 @@ def test_start_without_slack_tokens_chats_in_the_terminal(tmp_path: Path) -> Non
     [hint, *answer] = result.stdout.splitlines()
     assert hint.startswith("No Slack tokens in .env (see .env.example): chatting in the terminal instead.")
     assert ANSWER in " ".join(answer)
+
+
+async def test_sigterm_during_a_burst_answers_and_logs_every_question_slack_was_told_we_took(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    # Answers take half a second to post, so SIGTERM arrives with dozens in flight and more arriving.
+    burst = 60
+    slack.delay_next("chat.postMessage", 0.5, times=burst)
+    port = free_port()
+    settings = {"SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    url = f"http://127.0.0.1:{port}/slack/events"
+    events = [app_mention_event(mention_text(f"{QUESTION} ({n})")) for n in range(burst)]
+
+    async def deliver(event: JSON) -> int | None:
+        try:
+            return (await signed_request(url, json_body(event), JSON, SIGNING_SECRET)).status
+        except aiohttp.ClientError:  # refused: the bot has stopped taking questions, and Slack would retry
+            return None
+
+    async with bot_process(tmp_path, "serve", "--http", "--host", "127.0.0.1", "--port", str(port), **settings) as bot:
+        await bot.wait_for_line("listening on")
+        first = await asyncio.gather(*(deliver(e) for e in events[: burst // 2]))
+        rest = [asyncio.create_task(deliver(e)) for e in events[burst // 2 :]]
+        status = await bot.stop(signal.SIGTERM)
+        statuses = [*first, *await asyncio.gather(*rest)]
+
+    taken = {e["event"]["ts"] for e, s in zip(events, statuses, strict=True) if s == 200}
+    answered = {call.params["thread_ts"] for call in slack.calls("chat.postMessage", ok=True)}
+    with contextlib.closing(sqlite3.connect(tmp_path / "queries.db")) as db:
+        logged = {ts for (ts,) in db.execute("SELECT thread_ts FROM queries WHERE error IS NULL")}
+    assert status == 0
+    assert len(taken) >= burst // 2
+    # The rest were turned away at once (503, or the port was closed), so Slack delivers them again.
+    assert set(statuses) <= {200, 503, None}
+    assert taken <= answered  # every question acknowledged to Slack was answered...
+    assert answered == logged  # ...and every answer is in the log
+    assert "query log flushed and closed" in bot.printed

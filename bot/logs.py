@@ -1,0 +1,101 @@
+"""Log lines for the whole process: text or JSON, one line each, with secrets scrubbed from every line.
+
+Code logs a short message and puts the facts in `extra` (`logger.info("question answered",
+extra={"latency_ms": 12.5, ...})`). As text they follow the message as `key=value`; as JSON
+(python-json-logger) they are fields, ready for a log shipper. Either way the formatted line,
+tracebacks included, has every secret value (tokens, signing secret, hash key) replaced, whatever
+logged it: the bot, Bolt, slack_sdk or aiohttp.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from typing import IO, Literal
+
+from pythonjsonlogger.json import JsonFormatter
+
+REDACTED = "[redacted]"
+# A value this short is no secret worth the name (Slack's are 30+ characters), and replacing it
+# everywhere would shred every line; settings that short are only ever test values.
+MIN_SECRET = 8
+# Libraries whose DEBUG lines are noise even when debugging the bot: aiosqlite logs every statement.
+CHATTY = {"aiosqlite": logging.INFO}
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Attributes every LogRecord has; anything else on a record came from `extra`.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+
+
+def extras(record: logging.LogRecord) -> dict[str, object]:
+    """The facts a log call passed in `extra`."""
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger message key=value ...`: readable, and still one greppable line per event."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        facts = " ".join(f"{k}={_value(v)}" for k, v in extras(record).items())
+        if not facts:
+            return line
+        head, newline, trace = line.partition("\n")  # facts go on the message's line, before any traceback
+        return f"{head} {facts}{newline}{trace}"
+
+
+class Redacting(logging.Formatter):
+    """Another formatter's lines with every secret value replaced by [redacted]."""
+
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.inner = inner
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.inner.format(record)
+        for secret in self.secrets:
+            line = line.replace(secret, REDACTED)
+        return line
+
+
+def formatter(style: Literal["text", "json"], secrets: Iterable[str] = ()) -> logging.Formatter:
+    inner: logging.Formatter
+    if style == "json":
+        inner = JsonFormatter(
+            "{asctime}{levelname}{name}{message}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            json_ensure_ascii=False,
+        )
+    else:
+        inner = TextFormatter()
+    return Redacting(inner, secrets)
+
+
+def configure(
+    level: str, style: Literal["text", "json"], secrets: Iterable[str] = (), stream: IO[str] | None = None
+) -> logging.Handler:
+    """Send every logger's records at `level` and above to `stream` (stderr), one line each.
+
+    Replaces the handler an earlier call installed, so calling it twice does not double lines."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter(style, secrets))
+    handler.set_name("bot")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "bot"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name, least in CHATTY.items():
+        logging.getLogger(name).setLevel(max(least, logging.getLevelNamesMapping()[level]))
+    return handler
+
+
+def _value(value: object) -> str:
+    text = str(value)
+    return repr(text) if not text or any(c.isspace() or c in "\"'=" for c in text) else text

@@ -1,0 +1,174 @@
+"""Logs: one line per event, text or JSON, at the level from settings, and never a secret.
+
+The formatter tests log through real `logging` loggers into a string. The end-to-end tests run
+`python -m bot serve` as an operator would, at LOG_LEVEL=DEBUG so that Bolt, slack_sdk and aiohttp
+say everything they ever say, and search all of it for the tokens and the signing secret.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import logs
+from bot.config import load_settings
+from tests.fakeslack import JSON, FakeSlack, app_mention_event, json_body, signed_request
+from tests.slackbot import QUESTION, mention_text
+from tests.test_serve import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    MARKER,
+    SIGNING_SECRET,
+    START_TIMEOUT,
+    bot_process,
+    free_port,
+)
+
+SECRET = "xoxb-1234-very-secret"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    """A fake Slack that accepts this module's marked tokens."""
+    async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """The process's log lines, as configured by `logs.configure`; the previous set-up restored after."""
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    stream = io.StringIO()
+    yield stream
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(before[0])
+    for handler in before[1]:
+        root.addHandler(handler)
+
+
+def test_text_lines_carry_the_facts_as_key_value_pairs(captured: io.StringIO) -> None:
+    logs.configure("INFO", "text", stream=captured)
+    facts = {"query_id": "abc", "latency_ms": 12.5, "index_version": "v1", "error": "chat.postMessage failed"}
+    logging.getLogger("bot.app").info("question %s", "answered", extra=facts)
+
+    [line] = captured.getvalue().splitlines()
+    assert " INFO bot.app question answered " in line
+    assert line.endswith("query_id=abc latency_ms=12.5 index_version=v1 error='chat.postMessage failed'")
+
+
+def test_json_lines_are_one_object_each_with_the_facts_as_fields(captured: io.StringIO) -> None:
+    logs.configure("INFO", "json", stream=captured)
+    log = logging.getLogger("bot.app")
+    log.info("question answered", extra={"latency_ms": 3.25, "index_version": "v1", "question_words": "café"})
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        log.exception("search failed", extra={"query_id": "q1"})
+
+    first, second = (json.loads(line) for line in captured.getvalue().splitlines())
+    assert first["message"] == "question answered" and first["level"] == "INFO" and first["logger"] == "bot.app"
+    assert (first["latency_ms"], first["index_version"], first["question_words"]) == (3.25, "v1", "café")
+    assert second["level"] == "ERROR" and second["query_id"] == "q1" and "RuntimeError: boom" in second["exc_info"]
+
+
+def test_the_level_from_settings_hides_less_severe_lines(captured: io.StringIO) -> None:
+    logs.configure("WARNING", "text", stream=captured)
+    logging.getLogger("bot.app").info("routine")
+    logging.getLogger("bot.app").warning("unusual")
+    assert "unusual" in captured.getvalue() and "routine" not in captured.getvalue()
+
+
+def test_configuring_twice_does_not_double_lines(captured: io.StringIO) -> None:
+    logs.configure("INFO", "text", stream=captured)
+    logs.configure("INFO", "text", stream=captured)
+    logging.getLogger("bot").info("once")
+    assert captured.getvalue().count("once") == 1
+
+
+@pytest.mark.parametrize("style", ["text", "json"])
+def test_a_secret_logged_by_anyone_anywhere_in_a_line_is_redacted(captured: io.StringIO, style: str) -> None:
+    logs.configure("DEBUG", style, secrets=[SECRET, "s"], stream=captured)
+    library = logging.getLogger("slack_sdk.web.async_base_client")
+    library.debug("Sending a request - headers: {'Authorization': 'Bearer %s'}", SECRET)
+    library.info("url", extra={"token": SECRET})
+    try:
+        raise ValueError(f"invalid token {SECRET}")
+    except ValueError:
+        library.exception("request failed")
+
+    text = captured.getvalue()
+    assert SECRET not in text
+    assert text.count(logs.REDACTED) >= 3
+    assert "request failed" in text  # a one-letter test value is not a secret to scrub from every word
+
+
+@pytest.mark.parametrize("value", ["debug", "Warning"])
+def test_log_level_setting_accepts_any_case(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LOG_LEVEL", value)
+    assert load_settings(_env_file=None).log_level == value.upper()
+
+
+# --- the running bot ----------------------------------------------------------------------
+
+
+async def test_http_bot_logs_one_json_line_per_question_and_no_secret_even_at_debug(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = {
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "HASH_USER_IDS": "true",
+        "USER_ID_HASH_KEY": f"{MARKER}-hash-key-of-at-least-32-characters",
+        "LOG_LEVEL": "DEBUG",
+        "LOG_FORMAT": "json",
+    }
+    url = f"http://127.0.0.1:{port}/slack/events"
+    async with bot_process(tmp_path, "serve", "--http", "--host", "127.0.0.1", "--port", str(port), **settings) as bot:
+        await bot.wait_for_line("listening on")
+        for _ in range(2):
+            event = app_mention_event(mention_text(QUESTION))
+            assert (await signed_request(url, json_body(event), JSON, SIGNING_SECRET)).status == 200
+        # A forged request, and a failed answer: the paths that log errors with context.
+        assert (await signed_request(url, json_body(app_mention_event("hi")), JSON, "wrong-secret")).status == 401
+        slack.fail_next("chat.postMessage", 200, error="channel_not_found")
+        await signed_request(url, json_body(app_mention_event(mention_text(QUESTION))), JSON, SIGNING_SECRET)
+        await slack.wait_for("chat.postMessage", 3)
+        status = await bot.stop(signal.SIGTERM)
+
+    assert status == 0
+    lines = [json.loads(line) for line in bot.output if line.strip()]  # every line is a JSON object
+    questions = [line for line in lines if line["message"].startswith("question ")]
+    assert [q["message"] for q in questions].count("question answered") == 2
+    [failed] = [q for q in questions if q["message"] == "question failed"]
+    assert failed["level"] == "WARNING" and "channel_not_found" in failed["error"]
+    assert all(q["latency_ms"] > 0 and len(q["index_version"]) == 12 and q["query_id"] for q in questions)
+    assert any(line["level"] == "DEBUG" for line in lines)  # the libraries really were talking
+    assert MARKER not in bot.printed
+
+
+async def test_socket_mode_bot_at_debug_never_logs_its_tokens(slack: FakeSlack, tmp_path: Path) -> None:
+    settings = {
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "LOG_LEVEL": "DEBUG",
+    }
+    async with bot_process(tmp_path, "serve", **settings) as bot:
+        await slack.wait_connected(timeout=START_TIMEOUT)
+        await slack.socket_send("events_api", app_mention_event(mention_text(QUESTION)))
+        await slack.wait_for("chat.postMessage", ok=True)
+        status = await bot.stop(signal.SIGTERM)
+
+    assert status == 0
+    assert "question answered" in bot.printed and " DEBUG " in bot.printed
+    assert MARKER not in bot.printed
