@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     user_id_hash_key: SecretStr | None = Field(None, description="the key for HASH_USER_IDS (32+ characters)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="least severe log level shown")
     log_format: Literal["text", "json"] = Field("text", description="log lines as text, or as one JSON object each")
+    watch_knowledge: bool = Field(False, description="reload the index when files in KNOWLEDGE_DIR change")
+    watch_debounce_seconds: float = Field(
+        2.0, ge=0.1, le=300.0, description="quiet time after the last change in KNOWLEDGE_DIR before reloading"
+    )
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from bot.engine import Engine
 from bot.privacy import retention_cutoff
 from bot.querylog import QueryLog, QueryLogError
 from bot.slack_client import web_client
+from bot.watch import KnowledgeWatcher
 
 logger = logging.getLogger("bot.serve")
 
@@ -75,8 +76,11 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
     app, listeners = create_app(settings, engine, log, client, socket_mode=not http)
     runner: web.AppRunner | None = None
     handler: AsyncSocketModeHandler | None = None
+    watcher = KnowledgeWatcher(engine, settings.watch_debounce_seconds) if settings.watch_knowledge else None
     pruning: asyncio.Task[None] | None = None
     try:
+        if watcher is not None:
+            watcher.start()  # it logs once the watch is in place
         if settings.log_retention_days is not None:
             await prune(log, settings.log_retention_days)  # before the first question is taken
             pruning = asyncio.create_task(prune_daily(log, settings.log_retention_days), name="querylog-retention")
@@ -97,6 +101,8 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
             logger.info("connected to Slack over Socket Mode")
             yield Running(app, listeners, engine, log)
     finally:
+        if watcher is not None:
+            await watcher.close()  # no reload may start while the bot shuts down
         # Stop taking new questions first, then let the ones in flight finish.
         if handler is not None:
             await handler.close_async()  # type: ignore[no-untyped-call]

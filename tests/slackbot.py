@@ -81,6 +81,8 @@ def bot_settings(slack: FakeSlack, tmp_path: Path, **overrides: object) -> Setti
         "user_id_hash_key": None,
         "log_level": "INFO",
         "log_format": "text",
+        "watch_knowledge": False,
+        "watch_debounce_seconds": 2.0,
     }
     return load_settings(**(values | overrides))
 
