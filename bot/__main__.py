@@ -1,27 +1,33 @@
-"""Command line: python -m bot {start,serve,ask,chat,index,evaluate}."""
+"""Command line: python -m bot {start,serve,ask,chat,index,evaluate,queries}."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import functools
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 
 from bot import console as view
-from bot import logs
+from bot import logs, review
 from bot.config import Settings, SettingsError, load_settings
 from bot.corpus import KnowledgeError
 from bot.engine import build_index as build
-from bot.querylog import QueryLogError
+from bot.models import QueryRecord, Stats
+from bot.querylog import QueryLog, QueryLogError
 from bot.question import MAX_QUESTION_CHARS, is_too_long
 from bot.search import Index
 
 EXAMPLE = 'python -m bot ask "How many CCGs overspent in 2017-18?"'
+LIST_LIMIT = 50  # questions `queries` lists unless --limit says otherwise
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -141,6 +147,92 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings, out: Console) -> 
     return 0
 
 
+def read_log(settings: Settings, read: Callable[[QueryLog], Awaitable[T]]) -> T:
+    """Run `read` on the query log opened read-only: reviewing never creates, upgrades or writes it."""
+
+    async def run() -> T:
+        log = await QueryLog.open_read_only(settings.query_log_path, user_key=settings.user_key)
+        try:
+            return await read(log)
+        finally:
+            await log.close()
+
+    return asyncio.run(run())
+
+
+def cmd_queries(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    now = dt.datetime.now(dt.UTC)
+    since = review.parse_since(args.since, now) if args.since else None
+    if args.view == "summary":
+        return queries_summary(args, settings, out, since or now - dt.timedelta(days=review.SUMMARY_DAYS))
+    limit = args.limit or LIST_LIMIT
+    rows = read_log(
+        settings,
+        lambda log: log.recent(limit, since, args.unanswered, args.feedback, args.user, args.channel),
+    )
+    if not rows:
+        filters = review.describe_filters(since, args.unanswered, args.feedback, args.user, args.channel)
+        # On stderr for --json and --csv, whose standard output stays machine-readable (an empty list, a header).
+        (Console(stderr=True) if args.json or args.csv else out).print(
+            f"No questions match ({filters}).", markup=False, highlight=False
+        )
+    if args.json:
+        print(review.records_json(rows))
+    elif args.csv:
+        # Bytes, so the encoding is UTF-8 whatever the locale, and line ends stay \r\n; the byte-order mark
+        # tells Excel the file is UTF-8 (without it, "£" opens as "Â£").
+        sys.stdout.flush()
+        sys.stdout.buffer.write(review.records_csv(rows).encode("utf-8-sig"))
+        sys.stdout.buffer.flush()
+    elif rows:
+        out.print(review.questions_table(rows, limit, width=out.width))
+    return 0
+
+
+def queries_summary(args: argparse.Namespace, settings: Settings, out: Console, since: dt.datetime) -> int:
+    options = ("limit", "unanswered", "feedback", "user", "channel", "csv")
+    used = [f"--{name}" for name in options if getattr(args, name) not in (None, False)]
+    if used:
+        raise UsageError(f"{', '.join(used)}: only for the list of questions; 'queries summary' takes --since, --json")
+
+    async def read(log: QueryLog) -> tuple[Stats, list[dt.datetime], list[QueryRecord]]:
+        return await log.stats(since, top=10), await log.asked_times(since), await log.gap_questions(since)
+
+    stats, times, candidates = read_log(settings, read)
+    note = None
+    try:
+        index, _ = build_index(settings)
+        still_missing: Callable[[str], bool] = functools.partial(_still_missing, index)
+    except (KnowledgeError, OSError, ValueError) as exc:
+        note = f"The knowledge base could not be loaded ({exc}): the gaps are the words as logged when asked."
+        still_missing = _always
+    found = review.gaps(candidates, still_missing)
+    days = review.per_day(times)
+    if args.json:
+        print(review.summary_json(stats, days, found))
+        if note:
+            Console(stderr=True).print(note, markup=False, highlight=False)
+    else:
+        out.print(review.summary_view(stats, days, found, note))
+    return 0
+
+
+def _still_missing(index: Index, word: str) -> bool:
+    """Whether the knowledge base still lacks `word`, even through a synonym (it may have gained it since)."""
+    return bool(index.unknown_words(word))
+
+
+def _always(word: str) -> bool:
+    return True
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bot",
@@ -169,6 +261,23 @@ def parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="measure answer quality on a question set")
     ev.add_argument("questions", nargs="?", default="tests/questions.yaml", help="YAML question set")
     ev.set_defaults(run=cmd_evaluate)
+    q = sub.add_parser(
+        "queries",
+        help="review the query log (QUERY_LOG_PATH): recent questions, or 'summary'",
+        description="Recent questions from the query log, newest first; 'summary' for totals, the most asked "
+        "questions and the gaps in the knowledge base.",
+    )
+    q.add_argument("view", nargs="?", choices=["summary"], help="totals, questions per day, most asked, gaps")
+    q.add_argument("--since", metavar="WHEN", help="7d, 24h, 30m, or a date such as 2025-03-01 (summary: 30d)")
+    q.add_argument("--limit", type=positive, metavar="N", help=f"at most N (default {LIST_LIMIT})")
+    q.add_argument("--unanswered", action="store_true", help="only questions the bot found nothing for")
+    q.add_argument("--feedback", choices=["up", "down"], help="only questions voted up, or down")
+    q.add_argument("--user", metavar="U…", help="only this Slack user's questions")
+    q.add_argument("--channel", metavar="C…", help="only questions in this channel (D… for a direct message)")
+    export = q.add_mutually_exclusive_group()
+    export.add_argument("--json", action="store_true", help="print JSON (times in UTC)")
+    export.add_argument("--csv", action="store_true", help="print CSV for a spreadsheet (times in UTC)")
+    q.set_defaults(run=cmd_queries)
     return p
 
 

@@ -403,6 +403,61 @@ class QueryLog:
     async def _fetch(self, sql: str, params: Iterable[object]) -> list[QueryRecord]:
         return [_from_row(row) for row in await self._read(sql, tuple(params))]
 
+    # Reading for review (`python -m bot queries`): a read-only view of a log the bot may be writing meanwhile.
+
+    @classmethod
+    async def open_read_only(cls, path: Path | str, *, user_key: bytes | None = None) -> QueryLog:
+        """Open an existing log for reading only: never creates, upgrades or writes the file, so an admin
+        can review the live log (or a copy they may not write) without touching it. Do not `record` on it.
+
+        With `user_key`, a user filter takes the Slack id and finds its pseudonym's rows."""
+        path = Path(path)
+        if not path.is_file():
+            raise QueryLogError(
+                f"there is no query log at {path}: set QUERY_LOG_PATH to the file the bot writes "
+                "(the bot creates it when it starts)"
+            )
+        try:
+            # mode=ro: SQLite refuses every write, and will not create the file if it vanishes meanwhile. (To read
+            # a WAL database it may still add the -wal and -shm files beside it, as any reader does.)
+            db = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise QueryLogError(f"cannot open the query log {path}: {exc}; check QUERY_LOG_PATH") from exc
+        log = cls(
+            path, db, db, max_queue=0, user_key=user_key
+        )  # one connection for both roles; max_queue=0 drops any record()
+        try:
+            [(version,)] = await log._read("PRAGMA user_version")
+            latest = len(MIGRATIONS)
+            if version == 0:
+                raise QueryLogError(f"{path} is not a query log (it has no tables): check QUERY_LOG_PATH")
+            if version < latest:
+                raise QueryLogError(
+                    f"the query log {path} has schema version {version}, older than this bot's {latest}: "
+                    "start the bot once (python -m bot serve) to upgrade it, then review it"
+                )
+            if version > latest:
+                raise QueryLogError(
+                    f"the query log {path} was written by a newer version of the bot (schema version {version}; "
+                    f"this version knows up to {latest}): upgrade the bot to review it"
+                )
+        except BaseException:
+            await log.close()
+            raise
+        return log
+
+    async def asked_times(self, since: dt.datetime) -> list[dt.datetime]:
+        """When each question from `since` on was asked (UTC), oldest first: for questions-per-day counts."""
+        rows = await self._read("SELECT time FROM queries WHERE time >= ? ORDER BY time", (_iso(since),))
+        return [dt.datetime.fromisoformat(when) for (when,) in rows]
+
+    async def gap_questions(self, since: dt.datetime) -> list[QueryRecord]:
+        """Unanswered or down-voted questions from `since` on that had words no article contained, newest
+        first: the rows of the "gaps" report. Only these are read, since they are a small share of the log."""
+        sql = f"""{SELECT} WHERE time >= ? AND (abstained OR feedback = 'down') AND unknown_words != '[]'
+            ORDER BY time DESC"""
+        return await self._fetch(sql, (_iso(since),))
+
 
 async def _configure(db: aiosqlite.Connection, busy_timeout: float) -> None:
     # PRAGMA takes no ? parameters; the value is our own number, never input.
