@@ -9,6 +9,7 @@ logged it: the bot, Bolt, slack_sdk or aiohttp.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from collections.abc import Iterable
@@ -63,10 +64,17 @@ class Redacting(logging.Formatter):
         return line
 
 
+class _IsoJsonFormatter(JsonFormatter):
+    """JSON lines whose `time` is ISO 8601 in UTC with milliseconds, as log shippers parse it."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds")
+
+
 def formatter(style: Literal["text", "json"], secrets: Iterable[str] = ()) -> logging.Formatter:
     inner: logging.Formatter
     if style == "json":
-        inner = JsonFormatter(
+        inner = _IsoJsonFormatter(
             "{asctime}{levelname}{name}{message}",
             style="{",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},

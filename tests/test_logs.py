@@ -7,6 +7,7 @@ say everything they ever say, and search all of it for the tokens and the signin
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -75,6 +76,7 @@ def test_json_lines_are_one_object_each_with_the_facts_as_fields(captured: io.St
 
     first, second = (json.loads(line) for line in captured.getvalue().splitlines())
     assert first["message"] == "question answered" and first["level"] == "INFO" and first["logger"] == "bot.app"
+    assert dt.datetime.fromisoformat(first["time"]).utcoffset() == dt.timedelta(0)  # ISO 8601, UTC
     assert (first["latency_ms"], first["index_version"], first["question_words"]) == (3.25, "v1", "café")
     assert second["level"] == "ERROR" and second["query_id"] == "q1" and "RuntimeError: boom" in second["exc_info"]
 
