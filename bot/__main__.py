@@ -52,6 +52,8 @@ def check_question(question: str) -> str:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    if args.question == "-":
+        return ask_each_line(args, settings, out)
     question = check_question(args.question)
     index, _ = build_index(settings)
     answer = index.search(question, top=args.top or settings.results)
@@ -59,6 +61,34 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: Console) -> int:
         print(json.dumps(view.answer_json(answer), ensure_ascii=False, indent=2))
     else:
         out.print(view.render_answer(answer, index.articles))
+    return 0
+
+
+def ask_each_line(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """`ask -`: one question per line of standard input, each answered as soon as it is read.
+
+    With --json, one JSON object per line (JSON Lines), flushed at once so a pipe sees each answer
+    as it comes; a line that is not a usable question gets {"question": ..., "error": ...} and
+    the rest go on. Blank lines are skipped."""
+    index, _ = build_index(settings)
+    top = args.top or settings.results
+    for line in sys.stdin:
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            continue
+        try:
+            answer = index.search(check_question(text), top=top)
+        except UsageError as exc:
+            if args.json:
+                print(json.dumps({"question": text, "error": str(exc)}, ensure_ascii=False), flush=True)
+            else:
+                out.print(f"{text[:80]}: {exc}", style="yellow", markup=False, highlight=False)
+            continue
+        if args.json:
+            print(json.dumps(view.answer_json(answer), ensure_ascii=False), flush=True)
+        else:
+            out.print(f"? {answer.question}", style="bold", markup=False, highlight=False)
+            out.print(view.render_answer(answer, index.articles))
     return 0
 
 
@@ -242,7 +272,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--knowledge", type=Path, help="knowledge folder (default: KNOWLEDGE_DIR or ./knowledge)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ask = sub.add_parser("ask", help="answer one question")
-    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("question", help="the question, in quotes; - reads one question per line from standard input")
     ask.add_argument("--top", type=int, choices=range(1, 11), metavar="N", help="how many excerpts (1-10)")
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
     ask.set_defaults(run=cmd_ask)

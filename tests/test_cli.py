@@ -109,3 +109,41 @@ def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("policy-bot")
     result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "ask" in result.stdout
+
+
+def test_ask_dash_json_answers_each_line_of_stdin_as_one_json_line() -> None:
+    too_long = "x" * 3000
+    lines = ["How many CCGs overspent in 2017-18?", "", "recipe for banana bread", too_long, "What are ICSs?"]
+    result = run("ask", "-", "--json", "--top", "1", stdin="\n".join(lines) + "\n")
+
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["question"] for a in answers] == [q for q in lines if q]  # in order, the blank line skipped
+    flagship, off_topic, refused, last = answers
+    assert "75 of 207 CCGs" in flagship["results"][0]["text"]
+    assert off_topic["results"] == []
+    assert "3,000 characters" in refused["error"] and "results" not in refused
+    assert last["results"]  # the bad line did not stop the rest
+    assert all(a["took_ms"] >= 0 for a in (flagship, off_topic, last))
+
+
+def test_ask_dash_answers_each_question_before_the_next_is_sent() -> None:
+    # A program piping questions in gets each answer as soon as it is ready, not when input ends.
+    environment = {k: v for k, v in os.environ.items() if k != "KNOWLEDGE_DIR"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "ask", "-", "--json"],
+        cwd=ROOT,
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        answers = []
+        for question in ("How many CCGs overspent in 2017-18?", "recipe for banana bread"):
+            process.stdin.write(question + "\n")
+            process.stdin.flush()
+            answers.append(json.loads(process.stdout.readline()))  # would block forever if answers waited for EOF
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+    assert [a["question"] for a in answers] == ["How many CCGs overspent in 2017-18?", "recipe for banana bread"]
