@@ -297,15 +297,25 @@ def _number_words(raw: Sequence[tuple[str, int, int]], i: int) -> tuple[str | No
     return str(value), used
 
 
-_DEFINITION = re.compile(r"((?:[^\W\d_][\w'&-]*\s+){1,10})\(([A-Z][A-Za-z&]{1,7})\)")
+_BRACKETED = re.compile(r"\(([A-Z][A-Za-z&]{1,7})\)")
+_WORDS_BEFORE = re.compile(r"(?:[^\W\d_][\w'&-]*\s+){1,10}\Z")
+_LOOK_BACK = 400  # characters before a bracket searched for its long form: ten long words and their spaces
 
 
 def find_definitions(text: str) -> list[tuple[list[str], str]]:
     """Acronym definitions such as 'Integrated Care Systems (ICSs)' or 'NHS England (NHSE)':
-    (long-form words, acronym) pairs where the words' initials spell the acronym."""
+    (long-form words, acronym) pairs where the words' initials spell the acronym.
+
+    Brackets are found first and only the text just before each is searched for up to ten
+    words: one pattern for the whole definition would try ten words at every word of every
+    passage, which was most of the time it takes to index a large knowledge base."""
     found = []
-    for match in _DEFINITION.finditer(text):
-        words, acronym = match.group(1).split(), match.group(2)
+    for bracket in _BRACKETED.finditer(text):
+        start = bracket.start()
+        match = _WORDS_BEFORE.search(text, max(0, start - _LOOK_BACK), start)
+        if match is None:
+            continue
+        words, acronym = match.group().split(), bracket.group(1)
         letters = acronym[:-1] if len(acronym) > 2 and acronym.endswith("s") else acronym
         if not letters.isupper():
             continue
