@@ -282,6 +282,8 @@ def _figure(raw: Sequence[tuple[str, int, int]], i: int) -> tuple[str, int]:
 def _number_words(raw: Sequence[tuple[str, int, int]], i: int) -> tuple[str | None, int]:
     """'thirty-six' or 'thirty six' -> '36'; None when raw[i] is not a number word."""
     word = raw[i][0].casefold()
+    if word.partition("-")[0] not in NUMBER_WORDS:  # nearly every word: one lookup, no split
+        return None, 0
     parts = word.split("-")
     if len(parts) > 2 or not all(p in NUMBER_WORDS for p in parts):
         return None, 0
