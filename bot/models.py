@@ -129,6 +129,13 @@ class Stats(Frozen):
     def abstention_rate(self) -> float:
         return self.abstained / self.questions if self.questions else 0.0
 
+    def totals(self) -> str:
+        """The figures in one line, worded the same in Slack (`/ask-admin stats`) and the terminal."""
+        return (
+            f"{count(self.questions, 'question')}, {self.abstained:,} unanswered ({self.abstention_rate:.0%}), "
+            f"{count(self.errors, 'error')}, feedback 👍 {self.feedback_up:,} / 👎 {self.feedback_down:,}"
+        )
+
 
 class ReloadReport(Frozen):
     """What a reload of the knowledge folder changed."""
@@ -148,3 +155,8 @@ class ReloadReport(Frozen):
 def format_date(value: dt.date | None) -> str | None:
     """'3 Nov 2017', the way UK news sites write dates."""
     return f"{value.day} {value:%b %Y}" if value else None
+
+
+def count(n: int, noun: str) -> str:
+    """'1 article', '1,204 articles'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

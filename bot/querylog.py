@@ -423,9 +423,8 @@ class QueryLog:
             db = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
         except sqlite3.Error as exc:
             raise QueryLogError(f"cannot open the query log {path}: {exc}; check QUERY_LOG_PATH") from exc
-        log = cls(
-            path, db, db, max_queue=0, user_key=user_key
-        )  # one connection for both roles; max_queue=0 drops any record()
+        # One connection for both roles; max_queue=0 drops any record().
+        log = cls(path, db, db, max_queue=0, user_key=user_key)
         try:
             [(version,)] = await log._read("PRAGMA user_version")
             latest = len(MIGRATIONS)
@@ -437,10 +436,7 @@ class QueryLog:
                     "start the bot once (python -m bot serve) to upgrade it, then review it"
                 )
             if version > latest:
-                raise QueryLogError(
-                    f"the query log {path} was written by a newer version of the bot (schema version {version}; "
-                    f"this version knows up to {latest}): upgrade the bot to review it"
-                )
+                raise _too_new(path, version, "upgrade the bot to review it")
         except BaseException:
             await log.close()
             raise
@@ -467,6 +463,13 @@ async def _configure(db: aiosqlite.Connection, busy_timeout: float) -> None:
     await db.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not left in free pages
 
 
+def _too_new(path: Path, version: int, remedy: str) -> QueryLogError:
+    return QueryLogError(
+        f"the query log {path} was written by a newer version of the bot (schema version {version}; "
+        f"this version knows up to {len(MIGRATIONS)}): {remedy}"
+    )
+
+
 async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
     """Bring the schema up to date, one transaction per step; refuse a file from a newer version of the bot."""
     latest = len(MIGRATIONS)
@@ -474,10 +477,7 @@ async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
         async with _transaction(db):  # re-read the version under the write lock: another process may migrate too
             [(version,)] = await db.execute_fetchall("PRAGMA user_version")
             if version > latest:
-                raise QueryLogError(
-                    f"the query log {path} was written by a newer version of the bot (schema version {version}; "
-                    f"this version knows up to {latest}): upgrade the bot, or set QUERY_LOG_PATH to another file"
-                )
+                raise _too_new(path, version, "upgrade the bot, or set QUERY_LOG_PATH to another file")
             if version == latest:
                 return
             for statement in MIGRATIONS[version]:

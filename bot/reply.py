@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.models import Answer, Hit, ReloadReport, Stats, Vote, format_date
+from bot.models import Answer, Hit, ReloadReport, Stats, Vote, count, format_date
 
 ACTION_VOTE_UP = "vote_up"
 ACTION_VOTE_DOWN = "vote_down"
@@ -171,7 +171,7 @@ def _nothing_found(answer: Answer, titles: Sequence[str]) -> list[dict[str, Any]
     searched = ", ".join(answer.terms) if answer.terms else "(no searchable words)"
     blocks = [_section(f"*Nothing in the knowledge base answers that.*\nSearched for: {_mrkdwn(searched, 500)}")]
     if titles:
-        lines = [f"The knowledge base has {_count(len(titles), 'article')}:"]
+        lines = [f"The knowledge base has {count(len(titles), 'article')}:"]
         lines += [f"• {_mrkdwn(_line(t), 150)}" for t in titles[:MAX_LISTED]]
         if len(titles) > MAX_LISTED:
             lines.append(f"… and {len(titles) - MAX_LISTED} more")
@@ -196,7 +196,7 @@ def _actions(query_id: str, offset: int, next_offset: int | None, share: bool) -
 def _answer_text(answer: Answer, shown: int) -> str:
     if answer.abstained:
         return f"Nothing in the knowledge base answers that. Searched for: {', '.join(answer.terms) or '(nothing)'}"
-    lines = [f"{_count(shown, 'excerpt')} from the knowledge base:"]
+    lines = [f"{count(shown, 'excerpt')} from the knowledge base:"]
     for rank, hit in enumerate(answer.hits[:shown], answer.offset + 1):
         lines.append(f"{rank}. {_short(hit.excerpt, 300)} ({_short(hit.passage.article.title, 150)})")
     return "\n".join(lines)
@@ -261,7 +261,7 @@ def reload_message(report: ReloadReport) -> Message:
     """What a reload changed, or why it failed (the previous index keeps answering)."""
     version = f" (index version {_mrkdwn(report.version, 40)})" if report.version else ""
     if report.ok:
-        counts = f"{_count(report.articles, 'article')}, {_count(report.passages, 'passage')}"
+        counts = f"{count(report.articles, 'article')}, {count(report.passages, 'passage')}"
         lines = [f"*Knowledge base reloaded* in {report.seconds:.1f} s: {counts}{version}."]
         changes = (("Added", report.added), ("Removed", report.removed), ("Changed", report.changed))
         lines += [f"*{label}* ({len(names)}): {_listed(names, 800)}" for label, names in changes if names]
@@ -289,10 +289,7 @@ def reload_message(report: ReloadReport) -> Message:
 def stats_message(stats: Stats) -> Message:
     """The query log summarised: questions, abstentions, errors, feedback, top and unanswered questions."""
     since = format_date(stats.since.date())
-    summary = (
-        f"{_count(stats.questions, 'question')}, {stats.abstained:,} unanswered ({stats.abstention_rate:.0%}), "
-        f"{_count(stats.errors, 'error')}, feedback 👍 {stats.feedback_up:,} / 👎 {stats.feedback_down:,}"
-    )
+    summary = stats.totals()
     blocks = [_section(f"*Since {since}:* {summary}.")]
     if stats.top_questions:
         top = [
@@ -390,10 +387,6 @@ def _short(text: str, limit: int) -> str:
     """Plain text on one line, cut to `limit` characters with '…' (escaped later, as a whole)."""
     text = _line(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bot.models import QueryRecord, Stats, Vote, format_date
+from bot.models import QueryRecord, Stats, Vote, count, format_date
 
 SUMMARY_DAYS = 30  # `queries summary` covers this many days unless --since says otherwise
 MAX_QUESTION = 300  # characters of a question shown in the table; --json and --csv have it whole
@@ -227,7 +227,7 @@ def questions_table(
             widths[QUESTION] = min(natural[QUESTION], room)
         else:
             widths = [None] * len(HEADERS)
-    shown = f"{_count(len(rows), 'question')}, newest first"
+    shown = f"{count(len(rows), 'question')}, newest first"
     if limit is not None and len(rows) >= limit:
         shown += f" (the latest {limit:,}: --limit shows more)"
     table = Table(caption=shown, caption_justify="left")
@@ -298,14 +298,6 @@ def per_day(times: Iterable[dt.datetime], tz: dt.tzinfo | None = None) -> list[t
     return [(day, counts.get(day, 0)) for day in (first + dt.timedelta(n) for n in range((last - first).days + 1))]
 
 
-def totals_line(stats: Stats) -> str:
-    """The totals, worded as `/ask-admin stats` words them in Slack."""
-    return (
-        f"{_count(stats.questions, 'question')}, {stats.abstained:,} unanswered ({stats.abstention_rate:.0%}), "
-        f"{_count(stats.errors, 'error')}, feedback 👍 {stats.feedback_up:,} / 👎 {stats.feedback_down:,}"
-    )
-
-
 def summary_view(
     stats: Stats,
     days: Sequence[tuple[dt.date, int]],
@@ -317,7 +309,7 @@ def summary_view(
     and the gaps. `note` explains anything missing (such as a knowledge base that could not be loaded)."""
     since = format_date(stats.since.astimezone(tz).date())
     parts: list[RenderableType] = [
-        Text(f"Since {since}: {totals_line(stats)}.", style="bold"),
+        Text(f"Since {since}: {stats.totals()}.", style="bold"),
         Text(""),
     ]
     if days:
@@ -372,7 +364,3 @@ def summary_json(stats: Stats, days: Sequence[tuple[dt.date, int]], found: Seque
         ],
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"

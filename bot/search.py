@@ -25,7 +25,7 @@ from bot.common_words import COMMON_WORDS
 from bot.corpus import Corpus
 from bot.models import Answer, Article, Hit, Passage
 from bot.passages import MAX_CHARS, excerpt
-from bot.text import CONCEPTS, PERCENT, YEAR, Analyzer, Synonyms, acronyms_in, contains_phrase
+from bot.text import CONCEPTS, PERCENT, YEAR, Analyzer, Synonyms, Term, acronyms_in, contains_phrase
 
 DEFAULT_MIN_RELEVANCE = 0.22  # off-topic questions peak at 0.19, correct answers start at 0.245
 CANDIDATES = 30  # BM25's best passages examined for relevance
@@ -56,6 +56,7 @@ class Query:
     words: tuple[str, ...]  # the question's words that were searched for, as typed
     terms: tuple[str, ...]  # BM25 query terms, synonyms included
     ideas: tuple[Idea, ...]
+    unknown: tuple[str, ...] = ()  # the words no passage contains, even through a synonym, lower-cased
 
 
 class Index:
@@ -119,13 +120,17 @@ class Index:
             # A "when" question wants a year: passages that give one are likelier answers.
             ideas.append(Idea(((YEAR,),), self._weight(YEAR), specific=False, topical=False))
             searched.append(YEAR)
-        return Query(question, words, tuple(self.synonyms.expand(searched)), tuple(ideas))
+        unknown = self._unknown(question, spans)
+        return Query(question, words, tuple(self.synonyms.expand(searched)), tuple(ideas), unknown)
 
     def unknown_words(self, question: str) -> tuple[str, ...]:
         """The question's words that no passage contains, even through a synonym, lower-cased:
         what the knowledge base lacks to answer it (the query log's "gaps")."""
+        return self.analyze(question).unknown
+
+    def _unknown(self, question: str, spans: Sequence[Term]) -> tuple[str, ...]:
         unknown: dict[str, None] = {}
-        for s in self.analyzer.spans(question)[:MAX_TERMS]:
+        for s in spans:
             if s.long_form or s.text in CONCEPTS or self.bm25.idf_of(s.text):
                 continue
             if any(self._in_index(m) for g in self.synonyms.groups if any(s.text in m for m in g) for m in g):
@@ -181,7 +186,7 @@ class Index:
             offset=offset,
             more=relevant > offset + top,
             took_ms=round(took, 3),
-            unknown=self.unknown_words(question),
+            unknown=query.unknown,
         )
 
     def _hit(self, query: Query, doc: int, score: float, rel: float) -> Hit:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from watchfiles import Change, awatch
 
 from bot.corpus import ARTICLE_SUFFIXES
 from bot.engine import Engine
-from bot.models import ReloadReport
+from bot.models import ReloadReport, count
 
 logger = logging.getLogger("bot.watch")
 
@@ -104,16 +105,12 @@ def describe(report: ReloadReport, paths: list[str]) -> str:
         )
     changes = (("added", report.added), ("removed", report.removed), ("changed", report.changed))
     what = "; ".join(f"{label} {_named(names)}" for label, names in changes if names)
-    problems = f"; {_count(len(report.problems), 'file')} with problems" if report.problems else ""
+    problems = f"; {count(len(report.problems), 'file')} with problems" if report.problems else ""
     return (
         f"knowledge folder changed ({_named(paths)}); reloaded in {report.seconds:.2f} s: "
-        f"{_count(report.articles, 'article')}, {_count(report.passages, 'passage')}, index version {report.version}; "
+        f"{count(report.articles, 'article')}, {count(report.passages, 'passage')}, index version {report.version}; "
         f"{what or 'no articles added, removed or changed'}{problems}"
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _named(names: Sequence[str]) -> str:
@@ -125,10 +122,10 @@ def folder_identity(folder: str) -> tuple[int, int] | None:
     """(device, inode) of the folder, None when there is no folder there: a changed identity means
     the folder was replaced, and the old watch sees nothing of the new one."""
     try:
-        stat = os.stat(folder)
+        found = os.stat(folder)
     except OSError:
         return None
-    return (stat.st_dev, stat.st_ino) if os.path.isdir(folder) else None
+    return (found.st_dev, found.st_ino) if stat.S_ISDIR(found.st_mode) else None
 
 
 # --- the watching loop -----------------------------------------------------------------------
@@ -238,6 +235,8 @@ class KnowledgeWatcher:
 
     def _matters(self, change: Change, path: str) -> bool:
         relative = self._relative(path)
+        if affects_index(relative, is_folder=False):  # an article: no need to find out whether it was a folder
+            return True
         if change == Change.deleted:
             is_folder = held_articles(relative, (a.source for a in self.engine.index.articles))
         else:

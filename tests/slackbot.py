@@ -57,6 +57,16 @@ ANSWER = "75 of 207 CCGs"  # in the passage that answers QUESTION
 NAO_TITLE = "Spending watchdog concern at proportion of CCGs failing to function effectively"
 NAO_FILE = "000_eb80a55c94ec531c.txt"
 NAO_PASSAGE = "000-eb80a55c94ec531c-2"
+# An article no other file mentions, for the tests that add one to a copy of the knowledge folder.
+NEW_ARTICLE = "005_wombat_commissioning.txt"
+NEW_ARTICLE_TEXT = """Wombat Commissioning Framework launched for rural councils
+
+The Department announced the Wombat Commissioning Framework, a scheme that lets rural councils pool
+their commissioning budgets for community transport and meals on wheels.
+
+Under the framework, 14 pilot councils will share a commissioning hub from April, and each will keep
+a veto over contracts that affect its own residents.
+"""
 SETTLE_SECONDS = 10.0  # how long `settle` lets listeners finish; a hang fails the test, nothing waits this long
 
 

@@ -48,6 +48,8 @@ from tests.slackbot import (
     NAO_FILE,
     NAO_PASSAGE,
     NAO_TITLE,
+    NEW_ARTICLE,
+    NEW_ARTICLE_TEXT,
     QUESTION,
     Bot,
     block_texts,
@@ -63,15 +65,6 @@ from tests.slackbot import (
 
 OTHER_USER = "U999"
 OFF_TOPIC = "recipe for banana bread"
-NEW_ARTICLE = "005_wombat_commissioning.txt"
-NEW_ARTICLE_TEXT = """Wombat Commissioning Framework launched for rural councils
-
-The Department announced the Wombat Commissioning Framework, a scheme that lets rural councils pool
-their commissioning budgets for community transport and meals on wheels.
-
-Under the framework, 14 pilot councils will share a commissioning hub from April, and each will keep
-a veto over contracts that affect its own residents.
-"""
 
 
 @pytest.fixture

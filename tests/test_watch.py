@@ -24,19 +24,21 @@ from bot.search import DEFAULT_MIN_RELEVANCE
 from bot.watch import STOP_SECONDS, Burst, KnowledgeWatcher, affects_index, held_articles
 from tests.conftest import KNOWLEDGE
 from tests.fakeslack import USER_ID, FakeSlack, app_mention_event
-from tests.slackbot import ANSWER, NAO_FILE, NAO_TITLE, QUESTION, Bot, mention_text, reads, serving
+from tests.slackbot import (
+    ANSWER,
+    NAO_FILE,
+    NAO_TITLE,
+    NEW_ARTICLE,
+    NEW_ARTICLE_TEXT,
+    QUESTION,
+    Bot,
+    mention_text,
+    reads,
+    serving,
+)
 
 DEBOUNCE = 0.2  # seconds of quiet before a reload; short, so the tests are quick
 DEADLINE = 20.0  # how long a test waits for a reload; a healthy one takes well under a second
-NEW_ARTICLE = "005_wombat_commissioning.txt"
-NEW_ARTICLE_TEXT = """Wombat Commissioning Framework launched for rural councils
-
-The Department announced the Wombat Commissioning Framework, a scheme that lets rural councils pool
-their commissioning budgets for community transport and meals on wheels.
-
-Under the framework, 14 pilot councils will share a commissioning hub from April, and each will keep
-a veto over contracts that affect its own residents.
-"""
 WOMBAT_QUESTION = "What is the Wombat Commissioning Framework?"
 WOMBAT_ANSWER = "14 pilot councils"
 NOTHING_FOUND = "Nothing in the knowledge base answers that"
