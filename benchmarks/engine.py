@@ -187,7 +187,7 @@ def measure(folder: Path, n_questions: int, n_rank: int) -> dict[str, Any]:
     summary = {
         "passages": len(index.passages),
         "articles": len(index.articles),
-        "load_problems": len(index.corpus.problems),
+        "load_problems": len(index.problems),
         "terms": int(index.bm25.doc_len.sum()),
         "vocabulary": len(index.bm25.vocabulary),
         "postings": int(index.bm25.docs.size),

@@ -19,7 +19,7 @@ from bot import console as view
 from bot import logs, review
 from bot.config import Settings, SettingsError, load_settings
 from bot.corpus import KnowledgeError
-from bot.engine import build_index as build
+from bot.engine import open_index
 from bot.models import QueryRecord, Stats
 from bot.querylog import QueryLog, QueryLogError
 from bot.question import MAX_QUESTION_CHARS, is_too_long
@@ -35,9 +35,18 @@ class UsageError(Exception):
 
 
 def build_index(settings: Settings) -> tuple[Index, float]:
+    index, seconds, _ = open_saved_or_build(settings)
+    return index, seconds
+
+
+def open_saved_or_build(settings: Settings) -> tuple[Index, float, str]:
+    """The index (the saved one when the knowledge is unchanged), the seconds it took, and
+    'indexed' or 'loaded'; warns on stderr when a new index cannot be saved for next time."""
     started = time.perf_counter()
-    index = build(settings.knowledge_dir, settings.min_relevance)
-    return index, time.perf_counter() - started
+    opened = open_index(settings.knowledge_dir, settings.min_relevance, settings.index_file)
+    if opened.save_error:
+        print(f"note: could not save the index for next time ({opened.save_error})", file=sys.stderr)
+    return opened.index, time.perf_counter() - started, "loaded" if opened.source == "saved" else "indexed"
 
 
 def check_question(question: str) -> str:
@@ -93,17 +102,17 @@ def ask_each_line(args: argparse.Namespace, settings: Settings, out: Console) ->
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings, out: Console) -> int:
-    index, seconds = build_index(settings)
-    out.print(view.index_table(index.corpus, seconds))
+    index, seconds, how = open_saved_or_build(settings)
+    out.print(view.index_table(index, seconds, how))
     for warning in index.synonym_warnings:
         out.print(f"synonyms.txt {warning}", style="yellow", markup=False)
     return 0
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
-    index, seconds = build_index(settings)
+    index, seconds, how = open_saved_or_build(settings)
     out.print(
-        f"Ask about {len(index.articles)} articles ({len(index.passages)} passages, indexed in {seconds:.2f} s). "
+        f"Ask about {len(index.articles)} articles ({len(index.passages)} passages, {how} in {seconds:.2f} s). "
         "Type 'more' for further results, 'quit' or Ctrl-D to leave.",
         style="dim",
     )

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
+Int32s = npt.NDArray[np.int32]
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,6 @@ class BM25Index:
     def __init__(self, corpus: Sequence[Sequence[str]], params: BM25Params = BM25Params()) -> None:
         if not corpus:
             raise ValueError("BM25 needs at least one passage")
-        self.params = params
         n = len(corpus)
         lengths = np.fromiter((len(doc) for doc in corpus), dtype=np.int64, count=n)
         total = int(lengths.sum())
@@ -58,28 +58,64 @@ class BM25Index:
         posting_terms, posting_docs = np.divmod(keys, n)
         df = np.bincount(posting_terms, minlength=len(vocabulary))
 
-        self.vocabulary = vocabulary
-        self.size = n
-        self.doc_len = lengths
-        self.avgdl = total / n
-        self.idf: Floats = np.log((n + 1) / df.astype(np.float64))
-        self.offsets: Ints = np.concatenate(([0], np.cumsum(df)))
-        self.docs: Ints = posting_docs
+        idf = np.log((n + 1) / df.astype(np.float64))
         k1, b = params.k1, params.b
-        norm = k1 * (1 - b + b * lengths / self.avgdl)
+        norm = k1 * (1 - b + b * lengths / (total / n))
         tf_f = tf.astype(np.float64)
-        self.weights: Floats = self.idf[posting_terms] * (tf_f * (k1 + 1) / (norm[posting_docs] + tf_f))
+        weights = idf[posting_terms] * (tf_f * (k1 + 1) / (norm[posting_docs] + tf_f))
+        offsets = np.concatenate(([0], np.cumsum(df)))
+        self._set(vocabulary, params, lengths.astype(np.int32), idf, offsets, posting_docs.astype(np.int32), weights)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        vocabulary: dict[str, int],
+        params: BM25Params,
+        doc_len: Int32s,
+        idf: Floats,
+        offsets: Ints,
+        docs: Int32s,
+        weights: Floats,
+    ) -> BM25Index:
+        """An index from the arrays of one built before (bot/store.py saves and reads them)."""
+        if not (len(idf) == len(vocabulary) == len(offsets) - 1 and len(docs) == len(weights) == int(offsets[-1])):
+            raise ValueError("BM25 arrays do not fit together")
+        if len(doc_len) == 0 or (len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= len(doc_len))):
+            raise ValueError("BM25 postings name passages the index does not have")
+        index = cls.__new__(cls)
+        index._set(vocabulary, params, doc_len, idf, offsets, docs, weights)
+        return index
+
+    def _set(
+        self,
+        vocabulary: dict[str, int],
+        params: BM25Params,
+        doc_len: Int32s,
+        idf: Floats,
+        offsets: Ints,
+        docs: Int32s,
+        weights: Floats,
+    ) -> None:
+        self.params = params
+        self.vocabulary = vocabulary
+        self.size = len(doc_len)
+        self.doc_len = doc_len
+        self.avgdl = float(doc_len.sum()) / self.size
+        self.idf = idf
+        self.offsets = offsets  # term i's postings are docs[offsets[i]:offsets[i + 1]]
+        self.docs = docs  # passage numbers, ascending within a term (int32: half the memory)
+        self.weights = weights  # each posting's share of the score above the baseline
 
     def idf_of(self, term: str) -> float:
         """idf of a term, 0.0 for one no passage contains (as rank_bm25 does)."""
         i = self.vocabulary.get(term)
         return float(self.idf[i]) if i is not None else 0.0
 
-    def postings(self, term: str) -> tuple[Ints, Floats]:
+    def postings(self, term: str) -> tuple[Int32s, Floats]:
         """The passages containing `term` (ascending) and their score contributions."""
         i = self.vocabulary.get(term)
         if i is None:
-            empty = np.empty(0, dtype=np.int64)
+            empty = np.empty(0, dtype=np.int32)
             return empty, np.empty(0, dtype=np.float64)
         lo, hi = self.offsets[i], self.offsets[i + 1]
         return self.docs[lo:hi], self.weights[lo:hi]

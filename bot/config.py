@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, description="signing secret for HTTP mode")
     slack_api_url: str = Field(SLACK_API_URL, description="Slack Web API base URL")
     query_log_path: Path = Field(Path("queries.db"), description="SQLite file of the query log")
+    save_index: bool = Field(
+        True, description="keep the index in a file and reuse it at start-up while the knowledge folder is unchanged"
+    )
+    index_path: Path | None = Field(
+        None, description="where SAVE_INDEX keeps the index (empty: beside QUERY_LOG_PATH, with the suffix .index)"
+    )
     admin_user_ids: Annotated[frozenset[str], NoDecode] = Field(
         frozenset(), description="comma-separated Slack user ids allowed to run /ask-admin"
     )
@@ -78,6 +84,7 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "user_id_hash_key",
         "log_retention_days",
+        "index_path",
         mode="before",
     )
     @classmethod
@@ -110,6 +117,16 @@ class Settings(BaseSettings):
         if not self.hash_user_ids or self.user_id_hash_key is None:
             return None
         return self.user_id_hash_key.get_secret_value().encode()
+
+    @property
+    def index_file(self) -> Path | None:
+        """Where the index is saved between runs, or None when SAVE_INDEX is off."""
+        if not self.save_index:
+            return None
+        if self.index_path is not None:
+            return self.index_path
+        log = self.query_log_path
+        return log.with_suffix(".index") if log.name else None  # a log path of "." is reported when it is opened
 
     def secrets(self) -> list[str]:
         """The values of every secret setting that is set: what must never reach a log line."""

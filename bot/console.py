@@ -9,8 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bot.corpus import Corpus
 from bot.models import Answer, Article, Hit, format_date
+from bot.search import Index
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
@@ -76,15 +76,16 @@ def nothing_found(answer: Answer, articles: Sequence[Article]) -> list[Text]:
     return lines
 
 
-def index_table(corpus: Corpus, seconds: float) -> RenderableType:
-    counts = corpus.passage_counts()
-    table = Table(title=f"Knowledge base: {corpus.folder}")
+def index_table(index: Index, seconds: float, how: str = "indexed") -> RenderableType:
+    """A table of the index's articles, with their problems; `how` it was made ('indexed', 'loaded')."""
+    counts = index.passages.counts()
+    table = Table(title=f"Knowledge base: {index.folder}")
     for column in ("File", "Title", "Published", "Passages", "Notes"):
         table.add_column(column, overflow="fold")
     notes: dict[str, list[str]] = {}
-    for problem in corpus.problems:
+    for problem in index.problems:
         notes.setdefault(problem.source, []).append(problem.message)
-    for article in corpus.articles:
+    for article in index.articles:
         # Text cells: file names and titles are data, never rich markup.
         table.add_row(
             Text(article.source),
@@ -96,7 +97,7 @@ def index_table(corpus: Corpus, seconds: float) -> RenderableType:
     for source, messages in notes.items():
         table.add_row(Text(source), "", "", "", Text("; ".join(messages), style="red"))
     summary = Text(
-        f"{len(corpus.articles)} articles, {len(corpus.passages)} passages, indexed in {seconds:.2f} s",
+        f"{len(index.articles)} articles, {len(index.passages)} passages, {how} in {seconds:.2f} s",
         style="bold",
     )
     return Group(table, summary)

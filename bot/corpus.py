@@ -7,6 +7,7 @@ that cannot be used is reported by name with the reason and skipped; the rest st
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], syn
             published=page.front.published or cleaned.published,
             publisher=page.front.publisher,
             url=page.front.url,
-            paragraphs=cleaned.paragraphs,
+            digest=hashlib.sha256("\n\n".join(cleaned.paragraphs).encode()).hexdigest()[:16],
         )
         articles.append(article)
         texts = split_passages(cleaned.paragraphs)
@@ -114,16 +115,29 @@ def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], syn
     return Corpus(folder, tuple(articles), tuple(passages), tuple(problems), synonyms)
 
 
-def _article_files(folder: Path, problems: list[LoadProblem]) -> list[Path]:
+def visible_files(folder: Path) -> list[tuple[Path, str]]:
+    """Every file under `folder` the loader looks at, with its name relative to the folder:
+    not hidden, not under a name starting with '_', sorted."""
     files = []
     for path in sorted(folder.rglob("*")):
         parts = path.relative_to(folder).parts
         if any(part.startswith((".", "_")) for part in parts) or not path.is_file():
             continue
-        if parts == (SYNONYMS_FILE,):
+        files.append((path, "/".join(parts)))
+    return files
+
+
+def is_article(source: str) -> bool:
+    return source != SYNONYMS_FILE and source.lower().endswith(ARTICLE_SUFFIXES)
+
+
+def _article_files(folder: Path, problems: list[LoadProblem]) -> list[Path]:
+    files = []
+    for path, source in visible_files(folder):
+        if source == SYNONYMS_FILE:
             continue
-        if path.suffix.lower() not in ARTICLE_SUFFIXES:
-            problems.append(LoadProblem(source="/".join(parts), message="not a .txt or .md file"))
+        if not is_article(source):
+            problems.append(LoadProblem(source=source, message="not a .txt or .md file"))
             continue
         files.append(path)
     return files

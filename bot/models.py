@@ -21,7 +21,7 @@ class Article(Frozen):
     published: dt.date | None = None
     publisher: str | None = None
     url: str | None = None
-    paragraphs: tuple[str, ...]
+    digest: str = ""  # a fingerprint of the cleaned text: a reload compares it to say what changed
 
     def citation(self) -> str:
         """'Title (3 Nov 2017, Publisher)' with whatever is known."""

@@ -19,11 +19,13 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.bm25 import BM25Index, BM25Params
+from bot.catalog import Catalog
 from bot.common_words import COMMON_WORDS
 from bot.corpus import Corpus
-from bot.models import Answer, Article, Hit, Passage
+from bot.models import Answer, Article, Hit, LoadProblem
 from bot.passages import MAX_CHARS, excerpt
 from bot.text import CONCEPTS, PERCENT, YEAR, Analyzer, Synonyms, Term, acronyms_in, contains_phrase
 
@@ -36,6 +38,19 @@ EVIDENCE_IDEAS = 3  # everyday ideas a passage must share with a question when n
 TIME_WORDS = "time times year years yearly annual annually month months monthly week weeks day days next last"
 DEFAULT_PARAMS = BM25Params()
 _WHEN = re.compile(r"\bwhen\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class IndexParts:
+    """What an index is made of: everything bot/store.py saves, nothing derived from it."""
+
+    folder: Path
+    catalog: Catalog
+    problems: tuple[LoadProblem, ...]
+    synonyms: str  # the text of synonyms.txt
+    analyzer: Analyzer  # knows the corpus's acronyms and their long forms
+    bm25: BM25Index
+    version: str  # changes whenever the passages, titles, synonyms or ranking parameters do
 
 
 @dataclass(frozen=True)
@@ -60,31 +75,56 @@ class Query:
 
 
 class Index:
-    """An immutable search index over a corpus's passages."""
+    """An immutable search index over a knowledge folder's passages."""
 
     def __init__(
         self, corpus: Corpus, params: BM25Params = DEFAULT_PARAMS, min_relevance: float = DEFAULT_MIN_RELEVANCE
     ) -> None:
+        """Index a loaded knowledge folder."""
         if not corpus.passages:
             raise ValueError("no passages to index")
-        self.corpus = corpus
-        self.passages: tuple[Passage, ...] = corpus.passages
-        self.params = params
+        texts = [p.indexed_text for p in corpus.passages]
+        analyzer = Analyzer.for_corpus(texts, extra_acronyms=acronyms_in(corpus.synonyms))
+        bm25 = BM25Index([analyzer.terms(t) for t in texts], params)
+        del texts
+        digest = hashlib.sha256(repr((params, corpus.synonyms)).encode())
+        for p in corpus.passages:
+            digest.update(f"\0{p.id}\0{p.article.title}\0{p.text}".encode())
+        parts = IndexParts(
+            folder=corpus.folder,
+            catalog=Catalog.of(corpus.articles, corpus.passages),
+            problems=corpus.problems,
+            synonyms=corpus.synonyms,
+            analyzer=analyzer,
+            bm25=bm25,
+            version=digest.hexdigest()[:12],
+        )
+        self._assemble(parts, min_relevance)
+
+    @classmethod
+    def restore(cls, parts: IndexParts, min_relevance: float = DEFAULT_MIN_RELEVANCE) -> Index:
+        """An index from the parts of one built before (bot/store.py reads them from disk)."""
+        index = cls.__new__(cls)
+        index._assemble(parts, min_relevance)
+        return index
+
+    def _assemble(self, parts: IndexParts, min_relevance: float) -> None:
+        self.parts = parts
+        self.folder = parts.folder
+        self.passages = parts.catalog
+        self.problems = parts.problems
+        self.params = parts.bm25.params
         self.min_relevance = min_relevance
-        texts = [p.indexed_text for p in self.passages]
-        self.analyzer = Analyzer.for_corpus(texts, extra_acronyms=acronyms_in(corpus.synonyms))
-        self.synonyms, self.synonym_warnings = Synonyms.parse(corpus.synonyms, self.analyzer)
-        self.bm25 = BM25Index([self.analyzer.terms(t) for t in texts], params)
+        self.analyzer = parts.analyzer
+        self.bm25 = parts.bm25
+        self.synonyms, self.synonym_warnings = Synonyms.parse(parts.synonyms, self.analyzer)
         self.unknown_weight = math.log(len(self.passages) + 1)  # as rare as a word can be
         self.time_terms = frozenset(self.analyzer.terms(TIME_WORDS))
-        digest = hashlib.sha256(repr((params, corpus.synonyms)).encode())
-        for p in self.passages:
-            digest.update(f"\0{p.id}\0{p.article.title}\0{p.text}".encode())
-        self.version = digest.hexdigest()[:12]
+        self.version = parts.version
 
     @property
     def articles(self) -> tuple[Article, ...]:
-        return self.corpus.articles
+        return self.passages.articles
 
     def analyze(self, question: str) -> Query:
         spans = self.analyzer.spans(question)[:MAX_TERMS]

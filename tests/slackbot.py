@@ -84,6 +84,8 @@ def bot_settings(slack: FakeSlack, tmp_path: Path, **overrides: object) -> Setti
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack.api_url,
         "query_log_path": tmp_path / "queries.db",
+        "save_index": True,
+        "index_path": None,
         "admin_user_ids": "",
         "workspace_admins_are_admins": False,
         "log_retention_days": 365,

@@ -70,7 +70,10 @@ def test_no_passage_contains_site_chrome_or_comments(corpus: Corpus, chrome: str
 
 def test_every_article_keeps_its_body(corpus: Corpus) -> None:
     """Cleaning removes chrome, not content: first and last body sentences survive."""
-    bodies = {a.source: "\n".join(a.paragraphs) for a in corpus.articles}
+    bodies: dict[str, str] = {}
+    for p in corpus.passages:
+        bodies[p.article.source] = bodies.get(p.article.source, "") + "\n" + p.text
+    bodies = {source: body.strip() for source, body in bodies.items()}
     assert bodies["000_eb80a55c94ec531c.txt"].startswith("Many clinical commissioning groups (CCGs)")
     assert bodies["000_eb80a55c94ec531c.txt"].endswith("prolonged period of stability.”")
     assert bodies["002_7e7e99689b788a06.txt"].endswith("will of course listen to CCG leads.”")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine
+from bot.engine import PROCESS_ABOVE_BYTES, Engine
 from bot.search import DEFAULT_MIN_RELEVANCE
 from tests.conftest import KNOWLEDGE
 
@@ -24,11 +26,21 @@ def folder(tmp_path: Path) -> Path:
     return target
 
 
-async def start(folder: Path) -> Engine:
-    return await Engine.start(folder, DEFAULT_MIN_RELEVANCE)
+@pytest.fixture(params=["thread", "process"])
+def start(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Path], Awaitable[Engine]]:
+    """Start an engine that builds in a worker thread (small folders) or, as for a large folder,
+    in a child process that saves the index for the bot to read."""
+
+    async def start(folder: Path) -> Engine:
+        process_above = 0 if request.param == "process" else PROCESS_ABOVE_BYTES
+        return await Engine.start(folder, DEFAULT_MIN_RELEVANCE, tmp_path / "queries.index", process_above)
+
+    return start
 
 
-async def test_reload_reports_added_changed_and_removed_articles(folder: Path) -> None:
+async def test_reload_reports_added_changed_and_removed_articles(
+    folder: Path, start: Callable[[Path], Awaitable[Engine]]
+) -> None:
     engine = await start(folder)
     before = engine.index.version
     (folder / "005_copy.txt").write_text((folder / NAO).read_text(encoding="utf-8"), encoding="utf-8")
@@ -49,7 +61,9 @@ async def test_reload_reports_added_changed_and_removed_articles(folder: Path) -
     assert "39 new" in " ".join(h.excerpt for h in engine.search("How many new super councils?", top=3).hits)
 
 
-async def test_reload_of_an_unchanged_folder_changes_nothing(folder: Path) -> None:
+async def test_reload_of_an_unchanged_folder_changes_nothing(
+    folder: Path, start: Callable[[Path], Awaitable[Engine]]
+) -> None:
     engine = await start(folder)
     report = await engine.reload()
     assert report.ok and (report.added, report.changed, report.removed) == ((), (), ())
@@ -57,7 +71,9 @@ async def test_reload_of_an_unchanged_folder_changes_nothing(folder: Path) -> No
 
 
 @pytest.mark.parametrize("damage", ["missing", "empty", "unreadable"])
-async def test_a_failed_reload_keeps_the_old_index_and_says_why(folder: Path, damage: str) -> None:
+async def test_a_failed_reload_keeps_the_old_index_and_says_why(
+    folder: Path, start: Callable[[Path], Awaitable[Engine]], damage: str
+) -> None:
     engine = await start(folder)
     version = engine.index.version
     if damage == "missing":
@@ -77,7 +93,9 @@ async def test_a_failed_reload_keeps_the_old_index_and_says_why(folder: Path, da
     assert "75 of 207 CCGs" in engine.search(FLAGSHIP, top=1).hits[0].excerpt
 
 
-async def test_questions_during_a_reload_are_answered_from_the_old_index(folder: Path) -> None:
+async def test_questions_during_a_reload_are_answered_from_the_old_index(
+    folder: Path, start: Callable[[Path], Awaitable[Engine]]
+) -> None:
     engine = await start(folder)
     old = engine.index.version
     for n in range(60):  # enough articles that indexing takes a noticeable while
@@ -97,9 +115,24 @@ async def test_questions_during_a_reload_are_answered_from_the_old_index(folder:
     assert report.ok and len(report.added) == 60 and engine.index.version != old
 
 
-async def test_reloads_asked_for_together_run_one_after_the_other(folder: Path) -> None:
+async def test_reloads_asked_for_together_run_one_after_the_other(
+    folder: Path, start: Callable[[Path], Awaitable[Engine]]
+) -> None:
     engine = await start(folder)
     (folder / "005_copy.txt").write_text((folder / NAO).read_text(encoding="utf-8"), encoding="utf-8")
     first, second = await asyncio.gather(engine.reload(), engine.reload())
     assert first.added == ("005_copy.txt",)
     assert second.ok and second.added == () and second.version == engine.index.version
+
+
+async def test_a_restart_reads_the_saved_index_instead_of_indexing(
+    folder: Path, start: Callable[[Path], Awaitable[Engine]], caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await start(folder)
+    caplog.set_level(logging.INFO, logger="bot.engine")
+    second = await start(folder)
+    assert [r.getMessage().split(" in ")[0] for r in caplog.records] == [
+        f"index read from {folder.parent / 'queries.index'}"
+    ]
+    assert second.index.version == first.index.version
+    assert "75 of 207 CCGs" in second.search(FLAGSHIP, top=1).hits[0].excerpt

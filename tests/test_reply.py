@@ -107,9 +107,7 @@ def make_hit(
     publisher: str | None = None,
     published: dt.date | None = None,
 ) -> Hit:
-    article = Article(
-        source=source, slug="000-a", title=title, url=url, publisher=publisher, published=published, paragraphs=("x",)
-    )
+    article = Article(source=source, slug="000-a", title=title, url=url, publisher=publisher, published=published)
     passage = Passage(id=f"000-a-{number}", article=article, number=number, text=excerpt)
     return Hit(passage=passage, score=1.0, relevance=1.0, excerpt=excerpt, highlights=highlights, matched=())
 

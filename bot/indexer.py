@@ -1,0 +1,54 @@
+"""The index builder, run as a child process by bot/engine.py for a large knowledge folder.
+
+    python -m bot.indexer FOLDER INDEX_FILE MIN_RELEVANCE
+
+Makes sure INDEX_FILE holds a current index of FOLDER (bot/store.py): reuses it if it already
+does, else indexes the folder and saves it there. Indexing 100,000 passages is a minute of
+Python; here it runs on its own interpreter lock, so the bot's process goes on answering
+questions at full speed and then only has to read the file. The last line of output is one JSON
+object: what was done, or the error, for the parent to report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from bot import store
+from bot.corpus import KnowledgeError
+from bot.engine import build_index
+
+
+def run(folder: Path, target: Path, min_relevance: float) -> dict[str, str | None]:
+    knowledge = store.knowledge_fingerprint(folder)
+    reason = store.check(target, folder, knowledge)
+    if reason is None:
+        return {"source": "saved", "knowledge": knowledge}
+    index = build_index(folder, min_relevance)
+    try:
+        store.save(index, target, knowledge)
+    except OSError as exc:
+        return {"source": "built", "knowledge": knowledge, "not_reused": reason, "save_error": f"{exc.strerror or exc}"}
+    return {"source": "built", "knowledge": knowledge, "not_reused": reason}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    folder, target, min_relevance = Path(argv[0]), Path(argv[1]), float(argv[2])
+    try:
+        result = run(folder, target, min_relevance)
+    except KnowledgeError as exc:
+        print(json.dumps({"error": str(exc), "kind": "knowledge"}), flush=True)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(json.dumps({"error": f"indexing failed: {exc}", "kind": "other"}), flush=True)
+        return 1
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

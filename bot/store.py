@@ -1,0 +1,307 @@
+"""The saved index: an `Index` written to one file beside the query log, and read back instead
+of re-indexing when the knowledge folder has not changed (100,000 passages take over a minute to
+index and under a second to read).
+
+A saved index is used only when it is whole, undamaged, and made from the same knowledge by the
+same code. Anything else (no file, another format, stale, truncated, corrupt) raises `Unusable`
+with the reason in words, and the caller rebuilds. What is checked:
+
+- the **knowledge fingerprint**: SHA-256 over the name and bytes of every article file and
+  synonyms.txt, and the names of the other files the loader reports as skipped;
+- the **code fingerprint**: SHA-256 over the source of every module that shapes an index, so
+  an upgraded bot never reads an index its predecessor cleaned or analysed differently;
+- a **SHA-256 of the whole file** in its last 32 bytes, before anything in it is believed;
+- every array's place and size against the file, and the parts against each other.
+
+Writing is atomic: a temporary file in the same folder, flushed to disk, then renamed over the
+old one, so a reader (the bot, another bot process, the command line) sees the old file or the
+new one, never half of either.
+
+Layout: MAGIC, the header's length (8 bytes, little-endian), the header (JSON), the arrays (each
+8-byte aligned, at the offset the header gives), then the SHA-256 of everything before it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.bm25 import BM25Index, BM25Params
+from bot.catalog import Catalog
+from bot.corpus import SYNONYMS_FILE, is_article, visible_files
+from bot.models import Article, LoadProblem
+from bot.search import Index, IndexParts
+from bot.text import Analyzer
+
+MAGIC = b"policy-bot index\n"
+FORMAT = 1
+CHECKSUM = 32  # bytes of SHA-256 at the end of the file
+# The modules whose code decides what an index holds.
+SHAPING_MODULES = (
+    "bot.bm25",
+    "bot.catalog",
+    "bot.clean",
+    "bot.common_words",
+    "bot.corpus",
+    "bot.models",
+    "bot.passages",
+    "bot.search",
+    "bot.store",
+    "bot.text",
+)
+_CHUNK = 1 << 20  # bytes read and hashed at a time
+_VOCABULARY_CHUNK = 20_000  # terms added to the vocabulary per step (see _vocabulary)
+
+
+class Unusable(Exception):
+    """The saved index cannot be used; the message says why, in words."""
+
+
+def knowledge_fingerprint(folder: Path) -> str:
+    """A digest of everything in `folder` that the index is made from.
+
+    A file that cannot be read is fingerprinted by its error, so the index built while it was
+    unreadable is reused only while it still is."""
+    digest = hashlib.sha256()
+    for path, source in visible_files(folder) if folder.is_dir() else []:
+        digest.update(f"\0{source}\0".encode())
+        if source != SYNONYMS_FILE and not is_article(source):
+            continue  # only its name matters: the loader reports it as skipped
+        try:
+            with path.open("rb") as f:
+                while block := f.read(_CHUNK):
+                    digest.update(block)
+        except OSError as exc:
+            digest.update(f"\0unreadable: {exc.strerror or exc}".encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A digest of the source of the modules that decide what an index holds."""
+    digest = hashlib.sha256(f"{FORMAT}".encode())
+    for name in SHAPING_MODULES:
+        source = importlib.import_module(name).__file__
+        assert source is not None
+        digest.update(Path(source).read_bytes())
+    return digest.hexdigest()
+
+
+def save(index: Index, path: Path, knowledge: str) -> None:
+    """Write `index` to `path` atomically; OSError if it cannot be written (the old file stays)."""
+    parts = index.parts
+    catalog, bm25 = parts.catalog, parts.bm25
+    terms = "\n".join(bm25.vocabulary).encode()  # a dict keeps insertion order: term i is line i
+    articles = "\n".join(_article_json(a) for a in catalog.articles).encode()
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "doc_len": bm25.doc_len,
+        "idf": bm25.idf,
+        "offsets": bm25.offsets,
+        "docs": bm25.docs,
+        "weights": bm25.weights,
+        "terms": np.frombuffer(terms, dtype=np.uint8),
+        "article_of": catalog.article_of,
+        "text": np.frombuffer(catalog.text, dtype=np.uint8),
+        "text_ends": catalog.text_ends,
+        "headings": np.frombuffer(catalog.headings, dtype=np.uint8),
+        "heading_ends": catalog.heading_ends,
+        "articles": np.frombuffer(articles, dtype=np.uint8),
+    }
+    analyzer = parts.analyzer
+    header: dict[str, Any] = {
+        "format": FORMAT,
+        "code": code_fingerprint(),
+        "knowledge": knowledge,
+        "saved": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "folder": str(parts.folder),
+        "version": parts.version,
+        "params": [bm25.params.k1, bm25.params.b, bm25.params.delta],
+        "synonyms": parts.synonyms,
+        "problems": [p.model_dump() for p in parts.problems],
+        "acronyms": sorted(analyzer.acronyms),
+        "long_forms": [[list(form), acronym] for form, acronym in analyzer.long_forms.items()],
+        "learned": analyzer.learned,
+        "arrays": {},
+    }
+    # Offsets depend on the header's length, which depends on the offsets: lay the arrays out
+    # after a header with room for them, padding it to the length the offsets assumed.
+    placeholder = {name: {"dtype": a.dtype.str, "count": int(a.size), "offset": 0} for name, a in arrays.items()}
+    room = len(json.dumps(header | {"arrays": placeholder}).encode()) + 32 * len(arrays) + 64
+    position = _align(len(MAGIC) + 8 + room)
+    for name, array in arrays.items():
+        header["arrays"][name] = {"dtype": array.dtype.str, "count": int(array.size), "offset": position}
+        position = _align(position + array.nbytes)
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (room - len(encoded))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    digest = hashlib.sha256()
+    try:
+        with temporary.open("wb") as f:
+
+            def write(data: bytes | memoryview) -> None:
+                digest.update(data)
+                f.write(data)
+
+            write(MAGIC + room.to_bytes(8, "little") + encoded)
+            for name, array in arrays.items():
+                write(b"\0" * (header["arrays"][name]["offset"] - f.tell()))
+                write(np.ascontiguousarray(array).data.cast("B"))
+            write(b"\0" * (_align(f.tell()) - f.tell()))
+            f.write(digest.digest())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _sync_folder(path.parent)
+
+
+def check(path: Path, folder: Path, knowledge: str) -> str | None:
+    """None when `path` holds a whole, current index of `folder`, whose fingerprint is
+    `knowledge`: one `load` would accept. Otherwise why not."""
+    try:
+        load(path, folder, knowledge, 0.0)
+    except Unusable as exc:
+        return str(exc)
+    return None
+
+
+def load(path: Path, folder: Path, knowledge: str, min_relevance: float) -> Index:
+    """The index of `folder` saved at `path`, if it is whole and current; Unusable (saying why) if not."""
+    header, data = _read(path, knowledge)
+    try:
+        arrays = _arrays(header, data)
+        params = BM25Params(*(float(x) for x in header["params"]))
+        bm25 = BM25Index.from_arrays(
+            _vocabulary(arrays["terms"]),
+            params,
+            arrays["doc_len"],
+            arrays["idf"],
+            arrays["offsets"],
+            arrays["docs"],
+            arrays["weights"],
+        )
+        articles = tuple(_article(line) for line in arrays["articles"].tobytes().decode().split("\n"))
+        catalog = Catalog(
+            articles,
+            arrays["article_of"],
+            arrays["text"].tobytes(),
+            arrays["text_ends"],
+            arrays["headings"].tobytes(),
+            arrays["heading_ends"],
+        )
+        if len(catalog) != bm25.size:
+            raise ValueError("the passages and the ranking index differ in size")
+        analyzer = Analyzer(
+            acronyms=frozenset(header["acronyms"]),
+            long_forms={tuple(form): acronym for form, acronym in header["long_forms"]},
+            learned=bool(header["learned"]),
+        )
+        parts = IndexParts(
+            folder=folder,  # the same files may have moved since
+            catalog=catalog,
+            problems=tuple(LoadProblem(**p) for p in header["problems"]),
+            synonyms=str(header["synonyms"]),
+            analyzer=analyzer,
+            bm25=bm25,
+            version=str(header["version"]),
+        )
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise Unusable(f"it is damaged ({exc})") from exc
+    return Index.restore(parts, min_relevance)
+
+
+def _read(path: Path, knowledge: str) -> tuple[dict[str, Any], bytes]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise Unusable("there is no saved index yet") from None
+    except OSError as exc:
+        raise Unusable(f"it cannot be read ({exc.strerror or exc})") from None
+    if not data.startswith(MAGIC):
+        raise Unusable("it is not a saved index")
+    start = len(MAGIC) + 8
+    if len(data) < start + CHECKSUM:
+        raise Unusable("it is cut short")
+    # hashlib lets other threads run while it hashes a large buffer
+    if hashlib.sha256(memoryview(data)[:-CHECKSUM]).digest() != data[-CHECKSUM:]:
+        raise Unusable("it is cut short or damaged (its checksum does not match)")
+    size = int.from_bytes(data[len(MAGIC) : start], "little")
+    try:
+        header = json.loads(data[start : start + size])
+        if not isinstance(header, dict):
+            raise ValueError("header is not an object")
+    except ValueError as exc:
+        raise Unusable(f"it is damaged ({exc})") from None
+    if header.get("format") != FORMAT:
+        raise Unusable(f"it is in another format ({header.get('format')!r}, this bot reads {FORMAT})")
+    if header.get("code") != code_fingerprint():
+        raise Unusable("it was made by a different version of the bot")
+    if header.get("knowledge") != knowledge:
+        raise Unusable("the knowledge folder has changed since it was saved")
+    return header, data
+
+
+def _arrays(header: dict[str, Any], data: bytes) -> dict[str, npt.NDArray[Any]]:
+    arrays = {}
+    end = len(data) - CHECKSUM
+    for name, spec in header["arrays"].items():
+        dtype = np.dtype(spec["dtype"])
+        count, offset = int(spec["count"]), int(spec["offset"])
+        if count < 0 or offset < 0 or offset % 8 or offset + count * dtype.itemsize > end:
+            raise ValueError(f"array {name} lies outside the file")
+        arrays[name] = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    return arrays
+
+
+def _vocabulary(blob: npt.NDArray[np.uint8]) -> dict[str, int]:
+    """Term -> id, built a slice at a time: one call over half a million terms would hold the
+    interpreter lock for tens of milliseconds, and a bot reloading under load is answering
+    questions on another thread meanwhile."""
+    terms = blob.tobytes().decode().split("\n") if blob.size else []
+    vocabulary: dict[str, int] = {}
+    for start in range(0, len(terms), _VOCABULARY_CHUNK):
+        stop = start + _VOCABULARY_CHUNK
+        vocabulary.update(zip(terms[start:stop], range(start, start + len(terms[start:stop])), strict=True))
+    if len(vocabulary) != len(terms):
+        raise ValueError("the vocabulary repeats a term")
+    return vocabulary
+
+
+def _article_json(article: Article) -> str:
+    return json.dumps(article.model_dump(mode="json"), ensure_ascii=False)
+
+
+def _article(line: str) -> Article:
+    fields = json.loads(line)
+    return Article.model_validate(fields)
+
+
+def _align(n: int) -> int:
+    return (n + 7) // 8 * 8
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
