@@ -52,6 +52,7 @@ DEFAULT_JSON = ROOT / "benchmarks" / "out" / "engine.json"
 TOP = 10
 RESULTS = 3  # excerpts per answer: the bot's default (RESULTS setting)
 WARMUP = 5
+SAME_ANSWER_CHECKS = 50  # questions answered from the index read back, compared with the built one
 RANK_BM25_FULL_UP_TO = 200_000  # above this many passages rank-bm25 answers a sample of questions
 RANK_BM25_SAMPLE = 20
 MIB = 1024 * 1024
@@ -101,6 +102,7 @@ def measure(folder: Path, n_questions: int, n_rank: int) -> dict[str, Any]:
 
     import bot.engine
     import bot.search
+    from bot import store
     from bot.search import DEFAULT_MIN_RELEVANCE, DEFAULT_PARAMS
 
     label = folder.name
@@ -149,7 +151,29 @@ def measure(folder: Path, n_questions: int, n_rank: int) -> dict[str, Any]:
     built_status = proc_status()
     say(f"built in {build_s:.1f} s, peak RSS {built_status['VmHWM']:.0f} MiB")
 
+    # Start-up with a saved index: fingerprint the folder, then read the index back (bot.store),
+    # as the bot does when the knowledge has not changed; the answers must be the same.
+    say("saving the index and reading it back (bot.store)")
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as scratch:
+        saved = Path(scratch) / "queries.index"
+        t0 = time.perf_counter()
+        knowledge = store.knowledge_fingerprint(folder)
+        fingerprint_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        store.save(index, saved, knowledge)
+        save_s = time.perf_counter() - t0
+        saved_mib = saved.stat().st_size / 2**20
+        t0 = time.perf_counter()
+        restored = store.load(saved, folder, knowledge, DEFAULT_MIN_RELEVANCE)
+        read_s = time.perf_counter() - t0
     asked = json.loads((folder / "_questions.json").read_text(encoding="utf-8"))
+    restored_same = all(
+        restored.search(q["question"], top=RESULTS).hits == index.search(q["question"], top=RESULTS).hits
+        for q in asked[:SAME_ANSWER_CHECKS]
+    )
+    del restored
+    gc.collect()
+
     if len(asked) < n_questions:
         raise SystemExit(f"{folder} has {len(asked)} questions, fewer than the {n_questions} asked for")
     asked = asked[:n_questions]
@@ -230,6 +254,14 @@ def measure(folder: Path, n_questions: int, n_rank: int) -> dict[str, Any]:
         "index_s": round(build_s - phases.get("load_s", float("nan")), 3),
         "bm25_arrays_s": round(phases.get("bm25_arrays_s", float("nan")), 3),
         "gc_during_build_s": round(gc_time[0], 3),
+        "saved_index": {
+            "mib": round(saved_mib, 1),
+            "save_s": round(save_s, 3),
+            "fingerprint_s": round(fingerprint_s, 3),
+            "read_s": round(read_s, 3),
+            "same_answers": restored_same,
+            "checked": min(len(asked), SAME_ANSWER_CHECKS),
+        },
         "rss_before_build_mib": round(start_status["VmRSS"], 1),
         "peak_build_mib": round(built_status["VmHWM"], 1),
         "rss_after_build_mib": round(built_status["VmRSS"], 1),
@@ -361,6 +393,22 @@ def print_tables(console: Console, results: list[dict[str, Any]], targets: list[
             peak,
         )
     console.print(build)
+
+    saved = Table(title="Start-up from the saved index (bot.store): the knowledge unchanged, nothing re-indexed")
+    for col in ("size", "file MiB", "save s", "fingerprint folder s", "read back s", "start-up s", "same answers"):
+        saved.add_column(col, justify="right")
+    for r in results:
+        si = r["saved_index"]
+        saved.add_row(
+            r["size"],
+            f"{si['mib']:,.1f}",
+            f"{si['save_s']:.2f}",
+            f"{si['fingerprint_s']:.2f}",
+            f"{si['read_s']:.2f}",
+            f"{si['fingerprint_s'] + si['read_s']:.2f}",
+            f"{si['checked']}/{si['checked']}" if si["same_answers"] else "[red]differ[/]",
+        )
+    console.print(saved)
 
     questions = Table(title="Question latency, one question at a time (ms; q/s = questions per second)")
     for col in ("size", "method", "questions", "p50 ms", "p99 ms", "q/s", "top-10 = rank-bm25"):

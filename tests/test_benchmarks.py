@@ -97,6 +97,8 @@ def test_engine_benchmark_prints_tables_and_writes_json(tmp_path: Path) -> None:
         assert size[method]["qps"] > 0
     assert size["top10_identical"] == size["top10_compared"] == QUESTIONS
     assert size["max_abs_score_diff"] < 1e-9
+    assert "Start-up from the saved index" in result.stdout
+    assert size["saved_index"]["same_answers"] and size["saved_index"]["mib"] > 0
     assert report["targets"] == []  # the issue sets targets at 100k and 1M passages only
 
 
