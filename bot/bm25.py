@@ -19,8 +19,9 @@ its scores grow without bound with repeated words.)
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,28 +44,44 @@ class BM25Params:
 class BM25Index:
     """Scores equal to `rank_bm25.BM25Plus(corpus, k1, b, delta).get_scores(query)`."""
 
-    def __init__(self, corpus: Sequence[Sequence[str]], params: BM25Params = BM25Params()) -> None:
-        if not corpus:
-            raise ValueError("BM25 needs at least one passage")
-        n = len(corpus)
-        lengths = np.fromiter((len(doc) for doc in corpus), dtype=np.int64, count=n)
-        total = int(lengths.sum())
+    def __init__(self, corpus: Iterable[Sequence[str]], params: BM25Params = BM25Params()) -> None:
+        """Index passages given as their terms; `corpus` is read once, so it can be a generator
+        and the terms of a million passages need never be held at once."""
         vocabulary: dict[str, int] = {}
         add = vocabulary.setdefault
-        term_ids = np.fromiter((add(t, len(vocabulary)) for doc in corpus for t in doc), dtype=np.int64, count=total)
-        doc_ids = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        # One key per (term, passage) occurrence; sorting groups a term's passages in order.
-        keys, tf = np.unique(term_ids * n + doc_ids, return_counts=True)
-        posting_terms, posting_docs = np.divmod(keys, n)
+        ids, lengths = array("i"), array("i")  # 4 bytes a term, instead of a list of strings
+        for doc in corpus:
+            ids.extend([add(t, len(vocabulary)) for t in doc])
+            lengths.append(len(doc))
+        n = len(lengths)
+        if not n:
+            raise ValueError("BM25 needs at least one passage")
+        doc_len = np.frombuffer(lengths, dtype=np.int32)
+        total = int(doc_len.sum())
+        # Group each term's occurrences, passages in order (a stable sort keeps them so), then
+        # count runs of the same (term, passage): a posting and its term frequency.
+        order = np.argsort(np.frombuffer(ids, dtype=np.int32), kind="stable")
+        terms = np.frombuffer(ids, dtype=np.int32)[order]
+        docs = np.repeat(np.arange(n, dtype=np.int32), doc_len)[order]
+        del order, ids
+        new = np.ones(total, dtype=bool)
+        if total:
+            np.not_equal(terms[1:], terms[:-1], out=new[1:])
+            new[1:] |= docs[1:] != docs[:-1]
+        starts = np.flatnonzero(new)
+        posting_terms, posting_docs = terms[starts], docs[starts]
+        tf = np.diff(np.append(starts, total))
+        del terms, docs, new, starts
         df = np.bincount(posting_terms, minlength=len(vocabulary))
+        lengths_f = doc_len.astype(np.float64)
 
         idf = np.log((n + 1) / df.astype(np.float64))
         k1, b = params.k1, params.b
-        norm = k1 * (1 - b + b * lengths / (total / n))
+        norm = k1 * (1 - b + b * lengths_f / (total / n))
         tf_f = tf.astype(np.float64)
         weights = idf[posting_terms] * (tf_f * (k1 + 1) / (norm[posting_docs] + tf_f))
         offsets = np.concatenate(([0], np.cumsum(df)))
-        self._set(vocabulary, params, lengths.astype(np.int32), idf, offsets, posting_docs.astype(np.int32), weights)
+        self._set(vocabulary, params, doc_len.copy(), idf, offsets, posting_docs, weights)
 
     @classmethod
     def from_arrays(

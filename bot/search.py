@@ -85,7 +85,7 @@ class Index:
             raise ValueError("no passages to index")
         texts = [p.indexed_text for p in corpus.passages]
         analyzer = Analyzer.for_corpus(texts, extra_acronyms=acronyms_in(corpus.synonyms))
-        bm25 = BM25Index([analyzer.terms(t) for t in texts], params)
+        bm25 = BM25Index((analyzer.terms(t) for t in texts), params)  # one passage's terms at a time
         del texts
         digest = hashlib.sha256(repr((params, corpus.synonyms)).encode())
         for p in corpus.passages:
