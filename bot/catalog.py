@@ -3,7 +3,7 @@
 A knowledge base of a million passages cannot afford a Python object per passage: a pydantic
 `Passage` costs about a kilobyte before its text, and CPython stores most article text at two
 bytes a character (a single curly quote or £ is enough). The catalog keeps every passage's text
-once, as UTF-8 in one buffer with an array of end offsets, and which article each passage belongs
+once, as UTF-8 in one byte array with an array of end offsets, and which article each passage belongs
 to as an array; a `Passage` is made only for the few passages an answer shows. The same arrays are
 what the saved index (bot/store.py) writes and reads back, without converting anything.
 """
@@ -20,6 +20,7 @@ from bot.models import Article, Passage
 
 Int32s = npt.NDArray[np.int32]
 Int64s = npt.NDArray[np.int64]
+Bytes = npt.NDArray[np.uint8]
 
 
 class Catalog(Sequence[Passage]):
@@ -29,9 +30,9 @@ class Catalog(Sequence[Passage]):
         self,
         articles: tuple[Article, ...],
         article_of: Int32s,
-        text: bytes,
+        text: Bytes,
         text_ends: Int64s,
-        headings: bytes,
+        headings: Bytes,
         heading_ends: Int64s,
     ) -> None:
         n = len(article_of)
@@ -66,7 +67,7 @@ class Catalog(Sequence[Passage]):
         headings = [(p.heading or "").encode() for p in passages]
         text_ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
         heading_ends = np.cumsum(np.fromiter(map(len, headings), dtype=np.int64, count=len(headings)))
-        return cls(tuple(articles), article_of, b"".join(texts), text_ends, b"".join(headings), heading_ends)
+        return cls(tuple(articles), article_of, _buffer(texts), text_ends, _buffer(headings), heading_ends)
 
     def __len__(self) -> int:
         return len(self.article_of)
@@ -104,6 +105,10 @@ class Catalog(Sequence[Passage]):
         return {a.source: int(c) for a, c in zip(self.articles, per_article, strict=True)}
 
 
-def _slice(blob: bytes, ends: Int64s, i: int) -> str:
+def _buffer(parts: list[bytes]) -> Bytes:
+    return np.frombuffer(b"".join(parts), dtype=np.uint8)
+
+
+def _slice(blob: Bytes, ends: Int64s, i: int) -> str:
     start = int(ends[i - 1]) if i else 0
-    return blob[start : int(ends[i])].decode()
+    return blob[start : int(ends[i])].tobytes().decode()

@@ -64,19 +64,28 @@ def build_index(folder: Path, min_relevance: float) -> Index:
 
 def open_index(folder: Path, min_relevance: float, saved: Path | None) -> Opened:
     """In this process: the saved index when it is current, else a new build, saved for next time."""
-    if saved is None:
-        return Opened(build_index(folder, min_relevance), "built")
-    knowledge = store.knowledge_fingerprint(folder)
-    try:
-        return Opened(store.load(saved, folder, knowledge, min_relevance), "saved")
-    except store.Unusable as exc:
-        reason = str(exc)
+    reason = None
+    if saved is not None:
+        knowledge = store.knowledge_fingerprint(folder)
+        try:
+            return Opened(store.load(saved, folder, knowledge, min_relevance), "saved")
+        except store.Unusable as exc:
+            reason = str(exc)
+    index, save_error = build_and_save(folder, min_relevance, saved)
+    return Opened(index, "built", reason, save_error)
+
+
+def build_and_save(folder: Path, min_relevance: float, saved: Path | None) -> tuple[Index, str | None]:
+    """Index the folder and save the index to `saved`; the index, and why it could not be saved."""
+    knowledge = store.knowledge_fingerprint(folder) if saved else ""  # before reading: a change meanwhile shows
     index = build_index(folder, min_relevance)
+    if saved is None:
+        return index, None
     try:
         store.save(index, saved, knowledge)
     except OSError as exc:
-        return Opened(index, "built", reason, f"{saved}: {exc.strerror or exc}")
-    return Opened(index, "built", reason)
+        return index, f"{saved}: {exc.strerror or exc}"
+    return index, None
 
 
 def article_bytes(folder: Path) -> int:
@@ -92,10 +101,19 @@ def article_bytes(folder: Path) -> int:
 async def open_index_off_loop(
     folder: Path, min_relevance: float, saved: Path | None, process_above: int = PROCESS_ABOVE_BYTES
 ) -> Opened:
-    """`open_index` without holding up the event loop: in a thread, or for a large folder in a
-    child process that leaves an index file for this one to read."""
+    """`open_index` without holding up the event loop: the saved index is read in a thread; a
+    build runs in a thread for a small folder, in a child process for a large one."""
+    reason = None
+    if saved is not None:
+        knowledge = await asyncio.to_thread(store.knowledge_fingerprint, folder)
+        try:
+            index = await asyncio.to_thread(store.load, saved, folder, knowledge, min_relevance)
+            return Opened(index, "saved")
+        except store.Unusable as exc:
+            reason = str(exc)
     if await asyncio.to_thread(article_bytes, folder) < process_above:
-        return await asyncio.to_thread(open_index, folder, min_relevance, saved)
+        index, save_error = await asyncio.to_thread(build_and_save, folder, min_relevance, saved)
+        return Opened(index, "built", reason, save_error)
     with tempfile.TemporaryDirectory(prefix="policy-bot-index-") as scratch:
         target = saved or Path(scratch) / "index.bin"
         result = await _run_indexer(folder, min_relevance, target)
@@ -104,13 +122,12 @@ async def open_index_off_loop(
             # build here instead, slower for questions meanwhile but the bot keeps working.
             logger.warning("could not save the index to %s (%s); indexing here", target, result["save_error"])
             index = await asyncio.to_thread(build_index, folder, min_relevance)
-            return Opened(index, "built", result.get("not_reused"), result["save_error"])
+            return Opened(index, "built", reason, result["save_error"])
         try:
             index = await asyncio.to_thread(store.load, target, folder, result["knowledge"], min_relevance)
         except store.Unusable as exc:
             raise IndexBuildError(f"the index built by the indexing process could not be read: {exc}") from exc
-    source: Source = "saved" if result["source"] == "saved" else "built"
-    return Opened(index, source, result.get("not_reused"))
+    return Opened(index, "built", reason)
 
 
 async def _run_indexer(folder: Path, min_relevance: float, target: Path) -> dict[str, str]:

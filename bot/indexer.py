@@ -2,8 +2,7 @@
 
     python -m bot.indexer FOLDER INDEX_FILE MIN_RELEVANCE
 
-Makes sure INDEX_FILE holds a current index of FOLDER (bot/store.py): reuses it if it already
-does, else indexes the folder and saves it there. Indexing 100,000 passages is a minute of
+Indexes FOLDER and saves the index to INDEX_FILE (bot/store.py). Indexing 100,000 passages is a minute of
 Python; here it runs on its own interpreter lock, so the bot's process goes on answering
 questions at full speed and then only has to read the file. The last line of output is one JSON
 object: what was done, or the error, for the parent to report.
@@ -21,16 +20,13 @@ from bot.engine import build_index
 
 
 def run(folder: Path, target: Path, min_relevance: float) -> dict[str, str | None]:
-    knowledge = store.knowledge_fingerprint(folder)
-    reason = store.check(target, folder, knowledge)
-    if reason is None:
-        return {"source": "saved", "knowledge": knowledge}
+    knowledge = store.knowledge_fingerprint(folder)  # before reading: a change meanwhile shows next time
     index = build_index(folder, min_relevance)
     try:
         store.save(index, target, knowledge)
     except OSError as exc:
-        return {"source": "built", "knowledge": knowledge, "not_reused": reason, "save_error": f"{exc.strerror or exc}"}
-    return {"source": "built", "knowledge": knowledge, "not_reused": reason}
+        return {"knowledge": knowledge, "save_error": f"{target}: {exc.strerror or exc}"}
+    return {"knowledge": knowledge}
 
 
 def main(argv: list[str]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -151,7 +152,8 @@ def test_a_damaged_or_foreign_saved_index_is_refused_and_rebuilt(folder: Path, t
     harm, reason = DAMAGE[damage]
     harm(saved)
 
-    assert reason in (store.check(saved, folder, store.knowledge_fingerprint(folder)) or "")
+    with pytest.raises(store.Unusable, match=re.escape(reason)):
+        store.load(saved, folder, store.knowledge_fingerprint(folder), DEFAULT_MIN_RELEVANCE)
     opened = open_index(folder, DEFAULT_MIN_RELEVANCE, saved)
 
     assert opened.source == "built" and reason in (opened.not_reused or "")
