@@ -257,15 +257,20 @@ def _arrays(header: dict[str, Any], data: bytes) -> dict[str, npt.NDArray[Any]]:
 
 
 def _vocabulary(blob: npt.NDArray[np.uint8]) -> dict[str, int]:
-    """Term -> id, built a slice at a time: one call over half a million terms would hold the
-    interpreter lock for tens of milliseconds, and a bot reloading under load is answering
-    questions on another thread meanwhile."""
-    terms = blob.tobytes().decode().split("\n") if blob.size else []
+    """Term -> id, built a slice at a time. Splitting half a million terms in one call would
+    hold the interpreter lock for over 50 ms, and a bot reloading under load is answering
+    questions on another thread meanwhile; a slice takes a few milliseconds."""
+    if not blob.size:
+        return {}
+    breaks = np.flatnonzero(blob == ord("\n"))
+    ends = [*breaks[_VOCABULARY_CHUNK - 1 :: _VOCABULARY_CHUNK].tolist(), blob.size]
     vocabulary: dict[str, int] = {}
-    for start in range(0, len(terms), _VOCABULARY_CHUNK):
-        stop = start + _VOCABULARY_CHUNK
-        vocabulary.update(zip(terms[start:stop], range(start, start + len(terms[start:stop])), strict=True))
-    if len(vocabulary) != len(terms):
+    start = 0
+    for end in ends:
+        terms = blob[start:end].tobytes().decode().split("\n")
+        vocabulary.update(zip(terms, range(len(vocabulary), len(vocabulary) + len(terms)), strict=True))
+        start = end + 1
+    if len(vocabulary) != breaks.size + 1:
         raise ValueError("the vocabulary repeats a term")
     return vocabulary
 

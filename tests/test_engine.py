@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -136,3 +137,13 @@ async def test_a_restart_reads_the_saved_index_instead_of_indexing(
     ]
     assert second.index.version == first.index.version
     assert "75 of 207 CCGs" in second.search(FLAGSHIP, top=1).hits[0].excerpt
+
+
+async def test_a_replaced_index_is_freed(folder: Path, start: Callable[[Path], Awaitable[Engine]]) -> None:
+    """The bot hides its index from the garbage collector (gc.freeze) to avoid long pauses; a
+    reload must still free the index it replaces, or memory would grow with every reload."""
+    engine = await start(folder)
+    old = weakref.ref(engine.index)
+    (folder / "005_copy.txt").write_text((folder / NAO).read_text(encoding="utf-8"), encoding="utf-8")
+    assert (await engine.reload()).ok
+    assert old() is None
