@@ -66,6 +66,9 @@ from tests.fakeslack import (  # noqa: E402
     json_body,
 )
 
+# The pieces below, up to `run`, are shared with the other benchmarks that drive the real bot
+# (reload_load.py, startup.py): the bot's process, signed requests, percentiles, CPU use, the log.
+
 TARGET_RATE = 100.0  # questions a second, sustained...
 TARGET_SECONDS = 60.0  # ...for this long
 TARGET_P99_MS = 250.0
@@ -112,6 +115,7 @@ class BotProcess:
     output: Path
     url: str
     started_output: int = 0  # bytes of output printed before the bot was ready (start-up messages)
+    spawned: float = math.nan  # time.monotonic() just before the process was started
 
 
 @dataclass(frozen=True)
@@ -206,10 +210,21 @@ def machine() -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(slack: FakeSlack, knowledge: Path, folder: Path) -> AsyncIterator[BotProcess]:
-    """`python -m bot serve --http` in its own process, as an operator runs it, until it answers /healthz."""
+async def bot_process(
+    slack: FakeSlack,
+    knowledge: Path,
+    folder: Path,
+    *,
+    env: dict[str, str] | None = None,
+    start_timeout: float = START_TIMEOUT,
+    wait: bool = True,
+) -> AsyncIterator[BotProcess]:
+    """`python -m bot serve --http` in its own process, as an operator runs it, until it answers /healthz.
+
+    `env` adds settings to the bot's environment. With `wait=False` the bot is handed over as soon as it
+    is started (to time its start-up); it is killed on the way out if it is still running."""
     port = free_port()
-    env = {
+    settings = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(folder),
         "PYTHONPATH": str(ROOT),
@@ -219,17 +234,19 @@ async def bot_process(slack: FakeSlack, knowledge: Path, folder: Path) -> AsyncI
         "KNOWLEDGE_DIR": str(knowledge.resolve()),
         "QUERY_LOG_PATH": str(folder / "queries.db"),
         "LOG_LEVEL": "WARNING",  # a line per question would measure the terminal, not the bot
-    }
+    } | (env or {})
     output = folder / "bot.log"
     with output.open("wb") as out:
+        spawned = time.monotonic()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1", "--port", str(port),
-            cwd=folder, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
+            cwd=folder, env=settings, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-    bot = BotProcess(process, output, f"http://127.0.0.1:{port}")
+    bot = BotProcess(process, output, f"http://127.0.0.1:{port}", spawned=spawned)
     try:
-        await wait_healthy(bot)
-        bot.started_output = output.stat().st_size
+        if wait:
+            await wait_healthy(bot, start_timeout)
+            bot.started_output = output.stat().st_size
         yield bot
     finally:
         if process.returncode is None:
@@ -237,8 +254,9 @@ async def bot_process(slack: FakeSlack, knowledge: Path, folder: Path) -> AsyncI
             await process.wait()
 
 
-async def wait_healthy(bot: BotProcess) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+async def wait_healthy(bot: BotProcess, timeout: float = START_TIMEOUT, every: float = 0.1) -> float:
+    """Poll /healthz every `every` seconds until it answers 200; the time.monotonic() it did."""
+    deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while time.monotonic() < deadline:
             if bot.process.returncode is not None:
@@ -246,23 +264,40 @@ async def wait_healthy(bot: BotProcess) -> None:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(f"{bot.url}/healthz") as response:
                     if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise BotFailed(f"the bot did not answer /healthz within {START_TIMEOUT:.0f} s:\n{bot.output.read_text()}")
+                        return time.monotonic()
+            await asyncio.sleep(every)
+    raise BotFailed(f"the bot did not answer /healthz within {timeout:.0f} s:\n{bot.output.read_text()}")
 
 
-async def send(session: aiohttp.ClientSession, url: str, signer: SignatureVerifier, ask: Ask, event: bytes) -> None:
-    """Deliver one event as Slack does: signed, and given up on after ACK_TIMEOUT seconds."""
+async def health(bot: BotProcess, timeout: float = 10.0) -> dict[str, Any]:
+    """The bot's /healthz: index version, articles and passages."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+        session.get(f"{bot.url}/healthz") as response,
+    ):
+        body: dict[str, Any] = await response.json()
+        return body
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    url: str,
+    signer: SignatureVerifier,
+    ask: Ask,
+    body: bytes,
+    content_type: str = JSON,
+) -> None:
+    """Deliver one request as Slack does: signed, and given up on after ACK_TIMEOUT seconds."""
     ask.sent = time.monotonic()
     stamp = str(int(time.time()))
     headers = {
-        "Content-Type": JSON,
+        "Content-Type": content_type,
         "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
         "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signer.generate_signature(timestamp=stamp, body=event) or "",
+        "X-Slack-Signature": signer.generate_signature(timestamp=stamp, body=body) or "",
     }
     try:
-        async with session.post(url, data=event, headers=headers) as response:
+        async with session.post(url, data=body, headers=headers) as response:
             await response.read()
             ask.status = str(response.status)
     except TimeoutError:
@@ -270,6 +305,55 @@ async def send(session: aiohttp.ClientSession, url: str, signer: SignatureVerifi
     except aiohttp.ClientError as exc:
         ask.status = type(exc).__name__
     ask.acked = time.monotonic()
+
+
+def mention(n: int, question: str, user: str, due: float) -> tuple[Ask, bytes]:
+    """Question `n` as an @mention from `user` in a channel, due at `due`: its Ask, and the event's body."""
+    payload = app_mention_event(f"<@{BOT_USER_ID}> {question}", user=user)
+    return Ask(n, question, payload["event"]["ts"], due=due), json_body(payload)
+
+
+async def sleep_until(due: float) -> None:
+    wait = due - time.monotonic()
+    if wait > 0:
+        await asyncio.sleep(wait)
+
+
+class Sender:
+    """Signed requests to the bot's Events API endpoint, each sent in its own task (so none waits for
+    another's ack), over at most `concurrency` keep-alive connections. Use `async with`."""
+
+    def __init__(self, bot: BotProcess, concurrency: int) -> None:
+        self.url = f"{bot.url}/slack/events"
+        self.signer = SignatureVerifier(SIGNING_SECRET)
+        self.concurrency = concurrency
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Sender:
+        connector = aiohttp.TCPConnector(limit=self.concurrency)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=ACK_TIMEOUT))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await self.drain()
+        assert self.session is not None
+        await self.session.close()
+
+    def post(self, ask: Ask, body: bytes, content_type: str = JSON) -> asyncio.Task[None]:
+        """Start sending `body` for `ask` now; the task ends once it is acknowledged or given up on."""
+        assert self.session is not None, "use Sender in async with"
+        task = asyncio.create_task(send(self.session, self.url, self.signer, ask, body, content_type))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait until every request sent so far is acknowledged or given up on."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks))
 
 
 async def load(
@@ -280,29 +364,17 @@ async def load(
     Returns the questions, the schedule's start and CPU marks at the start and end of sending."""
     count = max(1, round(rate * seconds))
     pick = random.Random(1)
-    signer = SignatureVerifier(SIGNING_SECRET)
-    url = f"{bot.url}/slack/events"
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=ACK_TIMEOUT)
     asks: list[Ask] = []
-    tasks: set[asyncio.Task[None]] = set()
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with Sender(bot, concurrency) as sender:
         start = time.monotonic() + 0.2
         marks = [CpuMark.now(bot)]
         for n in range(count):
-            question = pick.choice(questions)
-            payload = app_mention_event(f"<@{BOT_USER_ID}> {question}", user=f"U{pick.randrange(USERS):06d}")
-            ask = Ask(n, question, payload["event"]["ts"], due=start + n / rate)
+            ask, body = mention(n, pick.choice(questions), f"U{pick.randrange(USERS):06d}", due=start + n / rate)
             asks.append(ask)
-            wait = ask.due - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            task = asyncio.create_task(send(session, url, signer, ask, json_body(payload)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            await sleep_until(ask.due)
+            sender.post(ask, body)
         marks.append(CpuMark.now(bot))
-        if tasks:
-            await asyncio.wait(tasks)
+        await sender.drain()
     # Bolt starts the listener before it acks, so a question whose ack timed out may still be answered.
     await wait_answers(slack, len(asks))
     return asks, start, marks
@@ -344,14 +416,56 @@ async def stop(bot: BotProcess) -> tuple[int | None, float]:
 
 
 def read_log(path: Path) -> dict[str, Any]:
+    """The query log's rows: how many, the threads of those without an error (`threads`) and of all
+    (`all_threads`), abstentions and errors."""
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         rows = db.execute("SELECT thread_ts, abstained, error FROM queries").fetchall()
     return {
         "rows": len(rows),
         "threads": {ts for ts, _, error in rows if error is None},
+        "all_threads": {ts for ts, _, _ in rows},
         "abstained": sum(1 for _, abstained, _ in rows if abstained),
         "errors": sum(1 for _, _, error in rows if error is not None),
     }
+
+
+def peak_memory_mib(pid: int) -> float | None:
+    """A running process's peak resident set (VmHWM), in MiB; None where there is no /proc."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def warnings_in(output: str) -> list[str]:
+    """The lines of the bot's output that are warnings, errors or tracebacks."""
+    return [line for line in output.splitlines() if any(w in line for w in ("WARNING", "ERROR", "Trace"))]
+
+
+def write_json(path: Path, result: dict[str, Any], console: Console) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    console.print(f"wrote {path}")
+
+
+def print_warnings(console: Console, result: dict[str, Any], cpu: dict[str, float | None]) -> None:
+    """Say when other processes disturbed the run, and what the bot logged as warnings or errors."""
+    others = cpu.get("others")
+    if others is not None and others > NOISY_OTHERS:
+        console.print(
+            f"Other processes used {others:.0f}% of a CPU while this ran: the figures are not this machine's best.",
+            style="yellow",
+        )
+    if result["bot"]["warnings_or_errors"]:
+        console.print(
+            f"The bot logged {result['bot']['warnings_or_errors']} warnings or errors while serving; the last:",
+            *result["bot"]["warnings_tail"],
+            sep="\n",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
 
 
 @dataclass
@@ -417,7 +531,7 @@ def report(args: argparse.Namespace, run: Outcome) -> dict[str, Any]:
     lost = len(answered_threads - run.log["threads"])
     latency = summary_ms([a.latency for a in answered])
     p99 = latency["p99"]
-    warnings = [line for line in run.bot_output.splitlines() if any(w in line for w in ("WARNING", "ERROR", "Trace"))]
+    warnings = warnings_in(run.bot_output)
     targets = {
         "rate": {
             "target": f"≥ {TARGET_RATE:g} q/s for {TARGET_SECONDS:g} s",
@@ -525,24 +639,8 @@ def main() -> int:
         Console(stderr=True).print(f"error: {exc}", style="red", markup=False, highlight=False)
         return 2
     console.print(table(result))
-    others = result["cpu_percent_while_sending"]["others"]
-    if others is not None and others > NOISY_OTHERS:
-        console.print(
-            f"Other processes used {others:.0f}% of a CPU while this ran: the figures are not this machine's best.",
-            style="yellow",
-        )
-    if result["bot"]["warnings_or_errors"]:
-        console.print(
-            f"The bot logged {result['bot']['warnings_or_errors']} warnings or errors while serving; the last:",
-            *result["bot"]["warnings_tail"],
-            sep="\n",
-            style="yellow",
-            markup=False,
-            highlight=False,
-        )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    console.print(f"wrote {args.json}")
+    print_warnings(console, result, result["cpu_percent_while_sending"])
+    write_json(args.json, result, console)
     return 0
 
 
