@@ -326,6 +326,11 @@ def phase(asks: list[Ask], marks: tuple[CpuMark, CpuMark], began: float, ended: 
         "latency_ms": summary_ms([a.latency for a in answered]),
         "ack_latency_ms": summary_ms([a.ack_latency for a in sent if a.status == "200"]),
         "cpu_percent": cpu_use(*marks),
+        # when the slowest answers were asked, to tell a slow stretch of the reload from noise
+        "slowest": [
+            {"sent_after_s": round(a.sent - began, 2), "latency_ms": round(a.latency * 1000, 1)}
+            for a in sorted(answered, key=lambda a: a.latency)[-10:]
+        ],
     }
 
 

@@ -10,7 +10,9 @@ object: what was done, or the error, for the parent to report.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -34,6 +36,8 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     folder, target, min_relevance = Path(argv[0]), Path(argv[1]), float(argv[2])
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
+        os.nice(10)  # background work: when CPUs are short, the bot answering questions goes first
     try:
         result = run(folder, target, min_relevance)
     except KnowledgeError as exc:
