@@ -232,7 +232,7 @@ class Index:
     def _hit(self, query: Query, doc: int, score: float, rel: float) -> Hit:
         passage = self.passages[doc]
         wanted = set(query.terms)
-        spans = [(t.start, t.end) for t in self.analyzer.spans(passage.text) if t.text in wanted]
+        spans = self.analyzer.highlights(passage.text, wanted)
         merged = merge_spans(spans, passage.text)
         focus = merged[0][0] if merged else 0
         shown, shift = excerpt(passage.text, focus, MAX_CHARS)

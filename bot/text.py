@@ -19,26 +19,44 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from itertools import chain, compress, repeat
+from operator import not_
+from typing import NamedTuple, cast
 
 import Stemmer
 
 # One character for one, so offsets in the folded text are offsets in the original.
-_FOLD = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
-        "\u2015": "-", "\u2212": "-", "\ufe63": "-", "\uff0d": "-",
-        "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ",
-        "\uff05": "%", "\uffe1": "£",
-    }
-)  # fmt: skip
+_FOLD_MAP = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+    "\u2015": "-", "\u2212": "-", "\ufe63": "-", "\uff0d": "-",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ",
+    "\uff05": "%", "\uffe1": "£",
+}  # fmt: skip
+# Replacing just the characters found is several times faster than str.translate with a dict,
+# which looks up every character of a text that is not pure ASCII (a curly apostrophe will do).
+_FOLD_RE = re.compile("[" + "".join(_FOLD_MAP) + "]")
 
-_NUMBER = r"[£$€]?\d+(?:[.,]\d+)*(?:[-/]\d+)?%?(?:[^\W\d_]+)?"
-_WORD = r"[^\W\d_]+(?:['-][^\W\d_]+)*"
-_TOKEN = re.compile(rf"{_NUMBER}|{_WORD}|%")
+
+def _fold(text: str) -> str:
+    """`text` with plain quotes, hyphens, spaces, % and £ (itself when it has none to fold)."""
+    return _FOLD_RE.sub(_fold_one, text)
+
+
+def _fold_one(match: re.Match[str]) -> str:
+    return _FOLD_MAP[match.group()]
+
+
+# Possessive (++, *+, ?+): no part of a token ever has to give a character back for the rest to
+# match, so the tokens are the same, found with less bookkeeping. The alternatives cannot start
+# with the same character, so their order only matters for speed: words are the most common.
+_NUMBER = r"[£$€]?\d++(?:[.,]\d++)*+(?:[-/]\d++)?+%?+(?:[^\W\d_]++)?+"
+_WORD = r"[^\W\d_]++(?:['-][^\W\d_]++)*+"
+_TOKEN = re.compile(rf"{_WORD}|{_NUMBER}|%")
+_GROUP = re.Match.group
 # Every percentage also stands for the idea "a percentage", which questions ask for without a
 # figure: "what % of...", "what proportion of...".
 PERCENT = "%"
@@ -50,6 +68,11 @@ _PERCENT_WORDS = frozenset({"percent", "percentage", "percentages", "proportion"
 _ACRONYM_SHAPE = re.compile(r"^[A-Z][A-Z&]{1,5}s?$")
 _YEAR_RANGE = re.compile(r"^(\d{4})[-/](\d{2}|\d{4})$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_DIGITS = re.compile(r"\d+(?:\.\d+)?(?:[-/]\d+)?")
+# Words of 2 to 7 lower-case letters, and words written like acronyms ("NHS", "ICSs", "A&E"):
+# each pattern starts with a letter and only then looks behind it, so a search skips to letters.
+_LOWER_WORD = re.compile(r"[a-z](?<!\w[a-z])[a-z]{1,6}+(?!\w)")
+_ACRONYM = re.compile(r"[A-Z](?<![\w&][A-Z])[A-Z&]{1,5}s?(?![\w&])")
 
 _SCALE = {
     "m": "m", "million": "m", "millions": "m", "mn": "m",
@@ -104,6 +127,9 @@ class Term(NamedTuple):
     long_form: int = 0  # for an acronym added where its long form occurs: the long form's length
 
 
+_new_term = tuple.__new__  # makes a Term without the Python code of NamedTuple's __new__
+
+
 @dataclass
 class Analyzer:
     """Turns text into search terms. Build one per index; it knows the corpus's acronyms."""
@@ -114,9 +140,12 @@ class Analyzer:
     _stemmer: Stemmer.Stemmer = field(init=False, repr=False)
     _cache: dict[str, tuple[str, ...]] = field(init=False, repr=False)
     _heads: dict[str, list[tuple[tuple[str, ...], str]]] = field(init=False, repr=False)
+    _long_form_acronyms: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._stemmer = Stemmer.Stemmer("english")
+        # Without PyStemmer's own cache: `_cache` keeps every word's terms already, and a cache
+        # that nearly always misses (a word reaches the stemmer once) made stemming five times slower.
+        self._stemmer = Stemmer.Stemmer("english", 0)
         self._cache = {}
         heads: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for form, acronym in self.long_forms.items():
@@ -124,6 +153,7 @@ class Analyzer:
         for forms in heads.values():
             forms.sort(key=lambda f: -len(f[0]))  # longest match first
         self._heads = heads
+        self._long_form_acronyms = frozenset(self.long_forms.values())
 
     @classmethod
     def for_corpus(cls, texts: Iterable[str], extra_acronyms: Iterable[str] = ()) -> Analyzer:
@@ -134,9 +164,9 @@ class Analyzer:
         defined = {_acronym_term(a) for a in extra_acronyms}
         long_forms: dict[tuple[str, ...], str] = {}
         for text in texts:
-            folded = text.translate(_FOLD)
+            folded = _fold(text)
             capitals.update(_acronym_term(w) for w in acronyms_in(folded))
-            lower_words.update(re.findall(r"\b[a-z]{2,7}\b", folded))
+            lower_words.update(_LOWER_WORD.findall(folded))
             for words, acronym in find_definitions(folded):
                 form = tuple(plain.terms(" ".join(words)))
                 if len(form) >= 2:
@@ -147,45 +177,93 @@ class Analyzer:
         return cls(acronyms=frozenset(used | defined), long_forms=long_forms, learned=True)
 
     def terms(self, text: str) -> list[str]:
-        """The search terms of `text`, in order."""
-        return [t.text for t in self.spans(text)]
+        """The search terms of `text`, in order: the texts of `spans(text)`, found faster."""
+        looked, _ = self._token_terms(_TOKEN.findall(_fold(text)))
+        out = list(chain.from_iterable(looked))
+        ends = self._long_forms_in(out) if self._heads else None
+        if not ends:
+            return out
+        with_acronyms: list[str] = []
+        for i, term in enumerate(out):
+            with_acronyms.append(term)
+            with_acronyms.extend(acronym for acronym, _ in ends.get(i, ()))
+        return with_acronyms
 
     def spans(self, text: str) -> list[Term]:
         """The search terms of `text` with the character span each came from."""
-        folded = text.translate(_FOLD)
-        raw = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(folded)]
+        matches = list(_TOKEN.finditer(_fold(text)))
+        looked, lasts = self._token_terms(list(map(_GROUP, matches)))
         out: list[Term] = []
-        i = 0
-        while i < len(raw):
-            token, start, end = raw[i]
-            if token[0].isdigit() or token[0] in "£$€":
-                value, used = _figure(raw, i)
-                out.append(Term(value, start, raw[i + used - 1][2]))
-                if value.endswith(PERCENT):
-                    out.append(Term(PERCENT, start, raw[i + used - 1][2]))
-                elif _YEAR.match(value):
-                    out.append(Term(YEAR, start, raw[i + used - 1][2]))
-                i += used
-                continue
-            if token == PERCENT:
-                out.append(Term(PERCENT, start, end))
+        for i in compress(range(len(looked)), looked):  # the tokens that have terms
+            start, end = matches[i].start(), matches[lasts.get(i, i)].end()
+            for term in looked[i]:
+                out.append(_new_term(Term, (term, start, end, 0)))  # Term(term, start, end), faster
+        ends = self._long_forms_in(list(chain.from_iterable(looked))) if self._heads else None
+        if not ends:
+            return out
+        with_acronyms: list[Term] = []
+        for i, span in enumerate(out):
+            with_acronyms.append(span)
+            for acronym, n in ends.get(i, ()):
+                with_acronyms.append(Term(acronym, out[i - n + 1].start, span.end, n))
+        return with_acronyms
+
+    def highlights(self, text: str, wanted: AbstractSet[str]) -> list[tuple[int, int]]:
+        """`[(t.start, t.end) for t in spans(text) if t.text in wanted]`, without making a
+        `Term` for every word: the words to highlight in a passage shown for a question."""
+        matches = list(_TOKEN.finditer(_fold(text)))
+        looked, lasts = self._token_terms(list(map(_GROUP, matches)))
+
+        def span(i: int) -> tuple[int, int]:  # of the terms of token i
+            return matches[i].start(), matches[lasts.get(i, i)].end()
+
+        out: list[tuple[int, int]] = []
+        if self._long_form_acronyms.isdisjoint(wanted):
+            found = map(not_, map(wanted.isdisjoint, looked))
+            for i in compress(range(len(looked)), found):  # the tokens with a wanted term
+                at = span(i)
+                out.extend(at for term in looked[i] if term in wanted)
+            return out
+        # A wanted acronym also stands where its long form occurs, which takes every term.
+        terms = list(chain.from_iterable(looked))
+        tokens = list(chain.from_iterable(map(repeat, range(len(looked)), map(len, looked))))  # of each term
+        ends = self._long_forms_in(terms)
+        for i, term in enumerate(terms):
+            if term in wanted:
+                out.append(span(tokens[i]))
+            for acronym, n in ends.get(i, ()):
+                if acronym in wanted:
+                    out.append((span(tokens[i - n + 1])[0], span(tokens[i])[1]))
+        return out
+
+    def _token_terms(self, tokens: list[str]) -> tuple[list[tuple[str, ...]], dict[int, int]]:
+        """The terms of each token; and the first token -> the last of each figure that takes
+        more than one ("£5.7 billion"), whose later tokens have no terms of their own.
+
+        Most tokens are words seen before: they are looked up in the cache all at once, and
+        only the others (figures, number words, new words) are analysed one by one."""
+        looked = list(map(self._cache.get, tokens))
+        looked.append(None)  # a stop for the search below
+        lasts: dict[int, int] = {}
+        n = len(tokens)
+        i = looked.index(None)
+        while i < n:
+            figure = _figure_terms(tokens, i)
+            if figure is None:
+                looked[i] = self._word(tokens[i])
                 i += 1
-                continue
-            number, used = _number_words(raw, i)
-            if number is not None:
-                value, scale_used = _figure([(number, start, end), *raw[i + used :]], 0)
-                last = raw[i + used + scale_used - 2][2] if scale_used > 1 else raw[i + used - 1][2]
-                out.append(Term(value, start, last))
-                if value.endswith(PERCENT):
-                    out.append(Term(PERCENT, start, last))
-                i += used + scale_used - 1
-                continue
-            for term in self._word(token):
-                out.append(Term(term, start, end))
-            i += 1
-        return self._add_acronyms(out) if self._heads else out
+            else:
+                looked[i], used = figure
+                if used > 1:
+                    lasts[i] = i + used - 1
+                    looked[i + 1 : i + used] = [()] * (used - 1)
+                i += used
+            i = looked.index(None, i)
+        looked.pop()
+        return cast("list[tuple[str, ...]]", looked), lasts  # no None left
 
     def _word(self, token: str) -> tuple[str, ...]:
+        """The terms of a word that is not a figure or number word, which depend on it alone."""
         cached = self._cache.get(token)
         if cached is not None:
             return cached
@@ -225,22 +303,20 @@ class Analyzer:
             return ()
         return (self._stemmer.stemWord(lower),)
 
-    def _add_acronyms(self, terms: list[Term]) -> list[Term]:
-        texts = [t.text for t in terms]
-        after: dict[int, list[Term]] = {}  # index of a long form's last term -> acronyms
+    def _long_forms_in(self, terms: list[str]) -> dict[int, list[tuple[str, int]]]:
+        """Where long forms of the corpus's acronyms end in `terms`: the index of a long form's
+        last term -> (its acronym, its number of terms)."""
+        heads = self._heads
+        ends: dict[int, list[tuple[str, int]]] = {}
+        if heads.keys().isdisjoint(terms):  # nearly every text: no long form can start
+            return ends
         for i, term in enumerate(terms):
-            for form, acronym in self._heads.get(term.text, ()):
+            for form, acronym in heads.get(term, ()):
                 n = len(form)
-                if tuple(texts[i : i + n]) == form:
-                    after.setdefault(i + n - 1, []).append(Term(acronym, term.start, terms[i + n - 1].end, n))
+                if tuple(terms[i : i + n]) == form:
+                    ends.setdefault(i + n - 1, []).append((acronym, n))
                     break
-        if not after:
-            return terms
-        out: list[Term] = []
-        for i, term in enumerate(terms):
-            out.append(term)
-            out.extend(after.get(i, ()))
-        return out
+        return ends
 
 
 def _acronym_term(word: str) -> str:
@@ -250,9 +326,31 @@ def _acronym_term(word: str) -> str:
     return word.lower()
 
 
-def _figure(raw: Sequence[tuple[str, int, int]], i: int) -> tuple[str, int]:
-    """Canonical text of the figure starting at raw[i], and how many tokens it used."""
-    token = raw[i][0].lstrip("£$€")
+def _figure_terms(tokens: Sequence[str], i: int) -> tuple[tuple[str, ...], int] | None:
+    """The terms of the figure or number words starting at tokens[i] and how many tokens they
+    take; None when tokens[i] is an ordinary word. That depends on tokens[i] alone (so a word's
+    terms can be cached): the tokens after it only add to a figure, as in "£5.7 billion"."""
+    token = tokens[i]
+    # isdecimal, as \d: "²" is a digit but the word pattern's, not the figure pattern's.
+    if token[0].isdecimal() or token[0] in "£$€":
+        value, used = _figure(tokens, i)
+        if value.endswith(PERCENT):
+            return (value, PERCENT), used
+        if _YEAR.match(value):
+            return (value, YEAR), used
+        return (value,), used
+    if token == PERCENT:
+        return (PERCENT,), 1
+    number, used = _number_words(tokens, i)
+    if number is None:
+        return None
+    value, scale_used = _figure([number, *tokens[i + used : i + used + 2]], 0)
+    return ((value, PERCENT) if value.endswith(PERCENT) else (value,)), used + scale_used - 1
+
+
+def _figure(tokens: Sequence[str], i: int) -> tuple[str, int]:
+    """Canonical text of the figure starting at tokens[i], and how many tokens it used."""
+    token = tokens[i].lstrip("£$€")
     token = _THOUSANDS.sub("", token)
     match = _YEAR_RANGE.match(token)
     if match:
@@ -260,7 +358,7 @@ def _figure(raw: Sequence[tuple[str, int, int]], i: int) -> tuple[str, int]:
         if len(second) == 4 and second[:2] == first[:2]:
             second = second[2:]
         return f"{first}-{second}", 1
-    number = re.match(r"\d+(?:\.\d+)?(?:[-/]\d+)?", token)
+    number = _DIGITS.match(token)
     assert number is not None
     digits, suffix = number.group(), token[number.end() :].casefold()
     if suffix == "%":
@@ -269,19 +367,19 @@ def _figure(raw: Sequence[tuple[str, int, int]], i: int) -> tuple[str, int]:
         return digits + _SCALE[suffix], 1
     if suffix:
         return digits + suffix, 1  # "2nd", "1990s": keep as written
-    nxt = raw[i + 1][0].casefold() if i + 1 < len(raw) else ""
+    nxt = tokens[i + 1].casefold() if i + 1 < len(tokens) else ""
     if nxt in _SCALE and nxt not in ("m", "b", "k"):  # "£5.7 billion"; not "5 m" (metres)
         return digits + _SCALE[nxt], 2
     if nxt in ("percent", "pc"):
         return f"{digits}%", 2
-    if nxt == "per" and i + 2 < len(raw) and raw[i + 2][0].casefold() == "cent":
+    if nxt == "per" and i + 2 < len(tokens) and tokens[i + 2].casefold() == "cent":
         return f"{digits}%", 3
     return digits, 1
 
 
-def _number_words(raw: Sequence[tuple[str, int, int]], i: int) -> tuple[str | None, int]:
-    """'thirty-six' or 'thirty six' -> '36'; None when raw[i] is not a number word."""
-    word = raw[i][0].casefold()
+def _number_words(tokens: Sequence[str], i: int) -> tuple[str | None, int]:
+    """'thirty-six' or 'thirty six' -> '36'; None when tokens[i] is not a number word."""
+    word = tokens[i].casefold()
     if word.partition("-")[0] not in NUMBER_WORDS:  # nearly every word: one lookup, no split
         return None, 0
     parts = word.split("-")
@@ -293,8 +391,8 @@ def _number_words(raw: Sequence[tuple[str, int, int]], i: int) -> tuple[str | No
             return None, 0
         return str(sum(values)), 1
     value, used = values[0], 1
-    if value >= 20 and i + 1 < len(raw) and 0 < NUMBER_WORDS.get(raw[i + 1][0].casefold(), 99) < 10:
-        value += NUMBER_WORDS[raw[i + 1][0].casefold()]
+    if value >= 20 and i + 1 < len(tokens) and 0 < NUMBER_WORDS.get(tokens[i + 1].casefold(), 99) < 10:
+        value += NUMBER_WORDS[tokens[i + 1].casefold()]
         used = 2
     return str(value), used
 
@@ -302,6 +400,8 @@ def _number_words(raw: Sequence[tuple[str, int, int]], i: int) -> tuple[str | No
 _BRACKETED = re.compile(r"\(([A-Z][A-Za-z&]{1,7})\)")
 _WORDS_BEFORE = re.compile(r"(?:[^\W\d_][\w'&-]*\s+){1,10}\Z")
 _LOOK_BACK = 400  # characters before a bracket searched for its long form: ten long words and their spaces
+_AFTER_LAST_OUTSIDE = re.compile(r".*[^\w'&\s-]", re.DOTALL)  # up to the last character no word has
+_RUN = re.compile(r"[\w'&-]+")  # the characters of a word in _WORDS_BEFORE
 
 
 def find_definitions(text: str) -> list[tuple[list[str], str]]:
@@ -314,7 +414,7 @@ def find_definitions(text: str) -> list[tuple[list[str], str]]:
     found = []
     for bracket in _BRACKETED.finditer(text):
         start = bracket.start()
-        match = _WORDS_BEFORE.search(text, max(0, start - _LOOK_BACK), start)
+        match = _WORDS_BEFORE.search(text, _words_can_start(text, start), start)
         if match is None:
             continue
         words, acronym = match.group().split(), bracket.group(1)
@@ -325,6 +425,19 @@ def find_definitions(text: str) -> list[tuple[list[str], str]]:
         if long_form:
             found.append((long_form, acronym))
     return found
+
+
+def _words_can_start(text: str, bracket: int) -> int:
+    """Where a match of `_WORDS_BEFORE` ending at `bracket` can start: within `_LOOK_BACK`,
+    after the last character no word or space has, at most ten runs of word characters back.
+    Searched from there, the match is the same; searched from `_LOOK_BACK` back, the pattern
+    tried up to ten words at every character, most of the time `Analyzer.for_corpus` took."""
+    start = max(0, bracket - _LOOK_BACK)
+    outside = _AFTER_LAST_OUTSIDE.match(text, start, bracket)
+    if outside is not None:
+        start = outside.end()
+    runs = [run.start() for run in _RUN.finditer(text, start, bracket)]
+    return runs[-10] if len(runs) > 10 else start
 
 
 def _long_form(words: Sequence[str], letters: str) -> list[str] | None:
@@ -394,4 +507,4 @@ def contains_phrase(terms: Sequence[str], phrase: Sequence[str]) -> bool:
 
 def acronyms_in(text: str) -> list[str]:
     """Words written like acronyms: 'NHS', 'ICSs', 'A&E'."""
-    return re.findall(r"(?<![\w&])[A-Z][A-Z&]{1,5}s?(?![\w&])", text)
+    return _ACRONYM.findall(text)

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from bot.text import CONCEPTS, PERCENT, STOP_WORDS, YEAR, Analyzer, Synonyms, Term, contains_phrase, find_definitions
+from bot.text import (
+    _LOOK_BACK,
+    _WORDS_BEFORE,
+    CONCEPTS,
+    PERCENT,
+    STOP_WORDS,
+    YEAR,
+    Analyzer,
+    Synonyms,
+    Term,
+    _words_can_start,
+    contains_phrase,
+    find_definitions,
+)
 
 PLAIN = Analyzer()
 
@@ -176,3 +191,60 @@ def test_percentages_and_years_also_stand_for_their_kind() -> None:
         assert PERCENT in PLAIN.terms(question), question
     assert PLAIN.terms("set up in 2008 and reviewed in 2017/18") == ["set", "2008", YEAR, "review", "2017-18", YEAR]
     assert YEAR not in PLAIN.terms("207 CCGs, 1,000 staff and £2008m")
+
+
+# Pieces of text for the property tests: words, figures, acronyms and long forms, punctuation
+# and Unicode that the analyzer folds, normalises or must pass over.
+PIECES = [
+    *("councils", "Council's", "overspent", "the", "care", "one-off", "per", "cent", "percent", "billion"),
+    *("m", "thirty-six", "thirty", "six", "Forty", "two", "nineteen", "2017-18", "2017/2018", "£5.7", "£213m"),
+    *("36%", "1,000", "5.7", "2008", "1990s", "$", "€", "£", "%", "ICS", "ICSs", "NHS", "NHSE", "A&E", "CUTS"),
+    *("Integrated Care Systems", "integrated care system", "NHS England", "(ICSs)", "Thirty six per cent"),
+    *("\u2019", "\u201c", "\u2013", "\u2212", "\u00a0", "\uff05", "\uffe1", "'", "-", "/", ",", ".", "(", ")"),
+    *("²", "½", "٣٤", "Ⅻ", "ﬁnance", "İstanbul", "café", "cafe\u0301", "Straße", "_", "\u200b", "🙂"),
+]  # fmt: skip
+TEXTS = st.lists(st.tuples(st.sampled_from(PIECES), st.sampled_from(["", " ", "  ", "-", "\n"])), max_size=12).map(
+    lambda parts: "".join(piece + gap for piece, gap in parts)
+)
+ANALYZERS = {"plain": PLAIN, "corpus": Analyzer.for_corpus([ICS_ARTICLE, NHSE_ARTICLE, *SHOUTING_ARTICLES])}
+
+
+@pytest.mark.parametrize("name", ANALYZERS)
+@given(text=TEXTS, data=st.data())
+def test_terms_highlights_and_spans_agree(name: str, text: str, data: st.DataObject) -> None:
+    """`terms` and `highlights` are faster ways to the same results as `spans`, which point into the text."""
+    analyzer = ANALYZERS[name]
+    spans = analyzer.spans(text)
+    assert analyzer.terms(text) == [s.text for s in spans]
+    assert all(0 <= s.start < s.end <= len(text) for s in spans)
+    wanted = data.draw(st.sets(st.sampled_from(sorted({s.text for s in spans} | {"ics", "nhse", "council"}))))
+    assert analyzer.highlights(text, wanted) == [(s.start, s.end) for s in spans if s.text in wanted]
+
+
+def test_digits_the_figure_pattern_does_not_take_are_word_characters() -> None:
+    """A superscript or a vulgar fraction on its own is part of no figure, and does not stop the analysis."""
+    assert PLAIN.terms("10 m ² and ½ done") == ["10", "1⁄2", "done"]
+
+
+DEFINITION_WORDS = ["Integrated", "care", "Systems", "NHS", "of", "A&E", "it's", "x1", "w" * 99, "1st", "_x", "-"]
+DEFINITION_TEXTS = st.lists(
+    st.tuples(
+        st.lists(st.sampled_from(DEFINITION_WORDS), min_size=8, max_size=14).map(" ".join),
+        st.sampled_from([" ", "  ", "\n", "\u00a0", ", ", ".", ""]),
+    ),
+    max_size=5,
+).map(lambda parts: "".join(words + gap for words, gap in parts))
+
+
+@given(DEFINITION_TEXTS)
+@example("x.Integrated care Systems")  # from just after a full stop
+@example("Integrated care " * 6)  # twelve words: the last ten
+@example("w" * 390 + " Integrated care Systems")  # the 400th character back is inside a word
+def test_long_forms_are_searched_for_only_where_they_can_start(text: str) -> None:
+    """Searching the words before a bracket from where they can start finds what searching all of
+    the 400 characters before it finds, much faster."""
+    text += " (ICSs)"
+    bracket = len(text) - len("(ICSs)")
+    everywhere = _WORDS_BEFORE.search(text, max(0, bracket - _LOOK_BACK), bracket)
+    narrowed = _WORDS_BEFORE.search(text, _words_can_start(text, bracket), bracket)
+    assert (narrowed and narrowed.span()) == (everywhere and everywhere.span())
