@@ -168,6 +168,14 @@ class BM25Index:
         base = self.baseline(query)
         return [(int(d), float(scores[d] + base)) for d in matched[order]]
 
+    def containing(self, term: str, docs: Int32s) -> frozenset[int]:
+        """Which of the passages `docs` contain `term`: one vectorised lookup for many passages."""
+        postings, _ = self.postings(term)
+        if not postings.size or not docs.size:
+            return frozenset()
+        at = np.minimum(np.searchsorted(postings, docs), postings.size - 1)
+        return frozenset(docs[postings[at] == docs].tolist())
+
     def contains(self, term: str, doc: int) -> bool:
         docs, _ = self.postings(term)
         i = int(np.searchsorted(docs, doc))

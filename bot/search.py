@@ -17,9 +17,12 @@ import hashlib
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from bot.bm25 import BM25Index, BM25Params
 from bot.catalog import Catalog
@@ -192,11 +195,14 @@ class Index:
     def _weight(self, term: str) -> float:
         return self.bm25.idf_of(term) or self.unknown_weight
 
-    def relevance(self, query: Query, doc: int) -> float:
+    def relevance(self, query: Query, doc: int, present: Mapping[str, AbstractSet[int]] | None = None) -> float:
         """The idf-weighted share of the question's ideas in passage `doc`; 0 without evidence
-        that the passage is on the question's subject: a specific idea, or several everyday ones."""
+        that the passage is on the question's subject: a specific idea, or several everyday ones.
+        `present` (from `_presence`) says which passages contain each term, when known."""
         total = sum(i.weight for i in query.ideas)
-        found = [i for i in query.ideas if any(all(self.bm25.contains(t, doc) for t in alt) for alt in i.alternatives)]
+        if present is None:
+            present = self._presence(query, [doc])
+        found = [i for i in query.ideas if any(all(doc in present[t] for t in alt) for alt in i.alternatives)]
         evidence = any(i.specific for i in found) or sum(i.topical for i in found) >= EVIDENCE_IDEAS
         if not total or not evidence:
             return 0.0
@@ -209,13 +215,15 @@ class Index:
         hits: list[Hit] = []
         wanted = offset + top + 1  # one more than asked, to know whether more exist
         relevant = 0
-        for doc, score in self.bm25.top(query.terms, max(CANDIDATES, wanted)):
-            rel = self.relevance(query, doc)
+        candidates = self.bm25.top(query.terms, max(CANDIDATES, wanted))
+        present = self._presence(query, [doc for doc, _ in candidates])
+        for doc, score in candidates:
+            rel = self.relevance(query, doc, present)
             if rel < self.min_relevance:
                 continue
             relevant += 1
             if offset < relevant <= offset + top:
-                hits.append(self._hit(query, doc, score, rel))
+                hits.append(self._hit(query, doc, score, rel, present))
             if relevant >= wanted:
                 break
         took = (time.perf_counter() - started) * 1000
@@ -229,7 +237,13 @@ class Index:
             unknown=query.unknown,
         )
 
-    def _hit(self, query: Query, doc: int, score: float, rel: float) -> Hit:
+    def _presence(self, query: Query, docs: Sequence[int]) -> dict[str, frozenset[int]]:
+        """For every term of the query and its ideas, which of `docs` contain it."""
+        candidates = np.array(docs, dtype=np.int32)
+        terms = {t for i in query.ideas for alt in i.alternatives for t in alt} | set(query.terms)
+        return {t: self.bm25.containing(t, candidates) for t in terms}
+
+    def _hit(self, query: Query, doc: int, score: float, rel: float, present: Mapping[str, AbstractSet[int]]) -> Hit:
         passage = self.passages[doc]
         wanted = set(query.terms)
         spans = self.analyzer.highlights(passage.text, wanted)
@@ -237,7 +251,7 @@ class Index:
         focus = merged[0][0] if merged else 0
         shown, shift = excerpt(passage.text, focus, MAX_CHARS)
         highlights = tuple((a - shift, b - shift) for a, b in merged if a - shift >= 0 and b - shift <= len(shown))
-        matched = tuple(t for t in dict.fromkeys(query.terms) if self.bm25.contains(t, doc))
+        matched = tuple(t for t in dict.fromkeys(query.terms) if doc in present[t])
         return Hit(
             passage=passage, score=score, relevance=round(rel, 4), excerpt=shown, highlights=highlights, matched=matched
         )
