@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
@@ -68,6 +68,7 @@ _PERCENT_WORDS = frozenset({"percent", "percentage", "percentages", "proportion"
 _ACRONYM_SHAPE = re.compile(r"^[A-Z][A-Z&]{1,5}s?$")
 _YEAR_RANGE = re.compile(r"^(\d{4})[-/](\d{2}|\d{4})$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_CACHE_WORDS = 200_000  # words whose terms an analyzer remembers (about 30 MB)
 _DIGITS = re.compile(r"\d+(?:\.\d+)?(?:[-/]\d+)?")
 # Words of 2 to 7 lower-case letters, and words written like acronyms ("NHS", "ICSs", "A&E"):
 # each pattern starts with a letter and only then looks behind it, so a search skips to letters.
@@ -212,13 +213,14 @@ class Analyzer:
         """`[(t.start, t.end) for t in spans(text) if t.text in wanted]`, without making a
         `Term` for every word: the words to highlight in a passage shown for a question."""
         matches = list(_TOKEN.finditer(_fold(text)))
-        looked, lasts = self._token_terms(list(map(_GROUP, matches)))
+        plain = self._long_form_acronyms.isdisjoint(wanted)
+        looked, lasts = self._token_terms(list(map(_GROUP, matches)), _may_give(wanted) if plain else None)
 
         def span(i: int) -> tuple[int, int]:  # of the terms of token i
             return matches[i].start(), matches[lasts.get(i, i)].end()
 
         out: list[tuple[int, int]] = []
-        if self._long_form_acronyms.isdisjoint(wanted):
+        if plain:
             found = map(not_, map(wanted.isdisjoint, looked))
             for i in compress(range(len(looked)), found):  # the tokens with a wanted term
                 at = span(i)
@@ -236,12 +238,15 @@ class Analyzer:
                     out.append((span(tokens[i - n + 1])[0], span(tokens[i])[1]))
         return out
 
-    def _token_terms(self, tokens: list[str]) -> tuple[list[tuple[str, ...]], dict[int, int]]:
+    def _token_terms(
+        self, tokens: list[str], may_give: Callable[[str], bool] | None = None
+    ) -> tuple[list[tuple[str, ...]], dict[int, int]]:
         """The terms of each token; and the first token -> the last of each figure that takes
         more than one ("£5.7 billion"), whose later tokens have no terms of their own.
 
         Most tokens are words seen before: they are looked up in the cache all at once, and
-        only the others (figures, number words, new words) are analysed one by one."""
+        only the others (figures, number words, new words) are analysed one by one. A new word
+        for which `may_give` is false is given no terms instead: the caller wants none of its."""
         looked = list(map(self._cache.get, tokens))
         looked.append(None)  # a stop for the search below
         lasts: dict[int, int] = {}
@@ -250,7 +255,7 @@ class Analyzer:
         while i < n:
             figure = _figure_terms(tokens, i)
             if figure is None:
-                looked[i] = self._word(tokens[i])
+                looked[i] = self._word(tokens[i]) if may_give is None or may_give(tokens[i]) else ()
                 i += 1
             else:
                 looked[i], used = figure
@@ -268,8 +273,11 @@ class Analyzer:
         if cached is not None:
             return cached
         result = self._analyze_word(token)
-        if len(self._cache) < 200_000:
-            self._cache[token] = result
+        if len(self._cache) >= _CACHE_WORDS:
+            # Full: start again, so the cache holds the words in use now (those of the passages
+            # being shown), not forever the first 200,000 words an index build came across.
+            self._cache.clear()
+        self._cache[token] = result
         return result
 
     def _analyze_word(self, token: str) -> tuple[str, ...]:
@@ -317,6 +325,24 @@ class Analyzer:
                     ends.setdefault(i + n - 1, []).append((acronym, n))
                     break
         return ends
+
+
+def _may_give(wanted: AbstractSet[str]) -> Callable[[str], bool]:
+    """Whether a word (not a figure or number word) may have one of the `wanted` terms, for
+    skipping the analysis of words that cannot. A plain ASCII word's terms all start with its
+    own first letter, lower-cased: its acronym, its stem (Snowball keeps the first letter), its
+    irregular verb's base form (IRREGULAR keeps it too). Other words are analysed: hyphenated
+    ones (whose parts give terms), ones with an apostrophe, non-ASCII ones (NFKC may change
+    a letter), and "percent"-like words, which give %."""
+    initials = frozenset(t[0] for t in wanted if t)
+
+    def may_give(word: str) -> bool:
+        if not word.isascii() or "-" in word or "'" in word:
+            return True
+        lower = word.lower()
+        return lower[0] in initials or lower in _PERCENT_WORDS
+
+    return may_give
 
 
 def _acronym_term(word: str) -> str:
