@@ -457,10 +457,15 @@ def print_warnings(console: Console, result: dict[str, Any], cpu: dict[str, floa
             f"Other processes used {others:.0f}% of a CPU while this ran: the figures are not this machine's best.",
             style="yellow",
         )
-    if result["bot"]["warnings_or_errors"]:
+    print_bot_warnings(console, result["bot"], "The bot")
+
+
+def print_bot_warnings(console: Console, bot: dict[str, Any], who: str) -> None:
+    """The warnings and errors the bot logged (`bot` as `run` reports it), if any, the last few shown."""
+    if bot["warnings_or_errors"]:
         console.print(
-            f"The bot logged {result['bot']['warnings_or_errors']} warnings or errors while serving; the last:",
-            *result["bot"]["warnings_tail"],
+            f"{who} logged {bot['warnings_or_errors']} warnings or errors while serving; the last:",
+            *bot["warnings_tail"],
             sep="\n",
             style="yellow",
             markup=False,

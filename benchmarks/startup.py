@@ -62,6 +62,7 @@ from slack_load import (  # noqa: E402
     match_answers,
     mention,
     peak_memory_mib,
+    print_bot_warnings,
     read_log,
     sleep_until,
     stop,
@@ -358,15 +359,7 @@ def main() -> int:
             "No run left a saved index at INDEX_PATH: every start built the index from the files.", style="yellow"
         )
     for r in result["runs"]:
-        if r["bot"]["warnings_or_errors"]:
-            console.print(
-                f"{r['scenario']}: the bot logged {r['bot']['warnings_or_errors']} warnings or errors; the last:",
-                *r["bot"]["warnings_tail"],
-                sep="\n",
-                style="yellow",
-                markup=False,
-                highlight=False,
-            )
+        print_bot_warnings(console, r["bot"], f"{r['scenario']}: the bot")
     write_json(args.json, result, console)
     return 0
 

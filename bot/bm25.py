@@ -175,8 +175,3 @@ class BM25Index:
             return frozenset()
         at = np.minimum(np.searchsorted(postings, docs), postings.size - 1)
         return frozenset(docs[postings[at] == docs].tolist())
-
-    def contains(self, term: str, doc: int) -> bool:
-        docs, _ = self.postings(term)
-        i = int(np.searchsorted(docs, doc))
-        return i < docs.size and int(docs[i]) == doc

@@ -65,20 +65,29 @@ def build_index(folder: Path, min_relevance: float) -> Index:
 
 def open_index(folder: Path, min_relevance: float, saved: Path | None) -> Opened:
     """In this process: the saved index when it is current, else a new build, saved for next time."""
-    reason = None
+    knowledge, reason = "", None
     if saved is not None:
-        knowledge = store.knowledge_fingerprint(folder)
-        try:
-            return Opened(store.load(saved, folder, knowledge, min_relevance), "saved")
-        except store.Unusable as exc:
-            reason = str(exc)
-    index, save_error = build_and_save(folder, min_relevance, saved)
+        found, knowledge, reason = read_saved(folder, min_relevance, saved)
+        if found is not None:
+            return Opened(found, "saved")
+    index, save_error = build_and_save(folder, min_relevance, saved, knowledge)
     return Opened(index, "built", reason, save_error)
 
 
-def build_and_save(folder: Path, min_relevance: float, saved: Path | None) -> tuple[Index, str | None]:
-    """Index the folder and save the index to `saved`; the index, and why it could not be saved."""
-    knowledge = store.knowledge_fingerprint(folder) if saved else ""  # before reading: a change meanwhile shows
+def read_saved(folder: Path, min_relevance: float, saved: Path) -> tuple[Index | None, str, str | None]:
+    """The index saved at `saved` if it is current (else None), the folder's fingerprint (taken
+    before any build reads the folder, so a change made meanwhile shows next time), and why the
+    saved index could not be used."""
+    knowledge = store.knowledge_fingerprint(folder)
+    try:
+        return store.load(saved, folder, knowledge, min_relevance), knowledge, None
+    except store.Unusable as exc:
+        return None, knowledge, str(exc)
+
+
+def build_and_save(folder: Path, min_relevance: float, saved: Path | None, knowledge: str) -> tuple[Index, str | None]:
+    """Index the folder and save the index to `saved`, labelled with the fingerprint `knowledge`;
+    the index, and why it could not be saved."""
     index = build_index(folder, min_relevance)
     if saved is None:
         return index, None
@@ -104,20 +113,17 @@ async def open_index_off_loop(
 ) -> Opened:
     """`open_index` without holding up the event loop: the saved index is read in a thread; a
     build runs in a thread for a small folder, in a child process for a large one."""
-    reason = None
+    knowledge, reason = "", None
     if saved is not None:
-        knowledge = await asyncio.to_thread(store.knowledge_fingerprint, folder)
-        try:
-            index = await asyncio.to_thread(store.load, saved, folder, knowledge, min_relevance)
-            return Opened(index, "saved")
-        except store.Unusable as exc:
-            reason = str(exc)
+        found, knowledge, reason = await asyncio.to_thread(read_saved, folder, min_relevance, saved)
+        if found is not None:
+            return Opened(found, "saved")
     if await asyncio.to_thread(article_bytes, folder) < process_above:
-        index, save_error = await asyncio.to_thread(build_and_save, folder, min_relevance, saved)
+        index, save_error = await asyncio.to_thread(build_and_save, folder, min_relevance, saved, knowledge)
         return Opened(index, "built", reason, save_error)
     with tempfile.TemporaryDirectory(prefix="policy-bot-index-") as scratch:
         target = saved or Path(scratch) / "index.bin"
-        result = await _run_indexer(folder, min_relevance, target)
+        result = await _run_indexer(folder, min_relevance, target, knowledge)
         if "save_error" in result:
             # The child built an index but could not write it (disk full, read-only folder):
             # build here instead, slower for questions meanwhile but the bot keeps working.
@@ -125,13 +131,13 @@ async def open_index_off_loop(
             index = await asyncio.to_thread(build_index, folder, min_relevance)
             return Opened(index, "built", reason, result["save_error"])
         try:
-            index = await asyncio.to_thread(store.load, target, folder, result["knowledge"], min_relevance)
+            index = await asyncio.to_thread(store.load, target, folder, knowledge, min_relevance)
         except store.Unusable as exc:
             raise IndexBuildError(f"the index built by the indexing process could not be read: {exc}") from exc
     return Opened(index, "built", reason)
 
 
-async def _run_indexer(folder: Path, min_relevance: float, target: Path) -> dict[str, str]:
+async def _run_indexer(folder: Path, min_relevance: float, target: Path, knowledge: str) -> dict[str, str]:
     """Run bot/indexer.py; its last line of output is a JSON object saying what it did."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -140,6 +146,7 @@ async def _run_indexer(folder: Path, min_relevance: float, target: Path) -> dict
         str(folder),
         str(target),
         str(min_relevance),
+        knowledge,
         stdout=asyncio.subprocess.PIPE,
     )
     try:

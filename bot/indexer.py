@@ -1,9 +1,10 @@
 """The index builder, run as a child process by bot/engine.py for a large knowledge folder.
 
-    python -m bot.indexer FOLDER INDEX_FILE MIN_RELEVANCE
+    python -m bot.indexer FOLDER INDEX_FILE MIN_RELEVANCE FINGERPRINT
 
-Indexes FOLDER and saves the index to INDEX_FILE (bot/store.py). Indexing 100,000 passages is a minute of
-Python; here it runs on its own interpreter lock, so the bot's process goes on answering
+Indexes FOLDER and saves the index to INDEX_FILE (bot/store.py), labelled with FINGERPRINT, the
+knowledge fingerprint the parent took before this process started reading the folder. Indexing
+100,000 passages is a minute of Python; here it runs on its own interpreter lock, so the bot's process goes on answering
 questions at full speed and then only has to read the file. The last line of output is one JSON
 object: what was done, or the error, for the parent to report.
 """
@@ -16,30 +17,24 @@ import os
 import sys
 from pathlib import Path
 
-from bot import store
 from bot.corpus import KnowledgeError
-from bot.engine import build_index
+from bot.engine import build_and_save
 
 
-def run(folder: Path, target: Path, min_relevance: float) -> dict[str, str | None]:
-    knowledge = store.knowledge_fingerprint(folder)  # before reading: a change meanwhile shows next time
-    index = build_index(folder, min_relevance)
-    try:
-        store.save(index, target, knowledge)
-    except OSError as exc:
-        return {"knowledge": knowledge, "save_error": f"{target}: {exc.strerror or exc}"}
-    return {"knowledge": knowledge}
+def run(folder: Path, target: Path, min_relevance: float, knowledge: str) -> dict[str, str]:
+    _, save_error = build_and_save(folder, min_relevance, target, knowledge)
+    return {"save_error": save_error} if save_error else {}
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
+    if len(argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    folder, target, min_relevance = Path(argv[0]), Path(argv[1]), float(argv[2])
+    folder, target, min_relevance, knowledge = Path(argv[0]), Path(argv[1]), float(argv[2]), argv[3]
     with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
         os.nice(10)  # background work: when CPUs are short, the bot answering questions goes first
     try:
-        result = run(folder, target, min_relevance)
+        result = run(folder, target, min_relevance, knowledge)
     except KnowledgeError as exc:
         print(json.dumps({"error": str(exc), "kind": "knowledge"}), flush=True)
         return 1
