@@ -143,9 +143,10 @@ class Listeners:
             channel=command.get("channel_id"),
             user=command.get("user_id"),
         )
+        await self.log.claim(_unsent(record))  # no event id: a slash command is never delivered twice
         message = self._render(answer, query_id, ephemeral=True)
         error = await _deliver(respond(response_type="ephemeral", **message.kwargs()))
-        self._record(record, error)
+        self._finish(record, error)
 
     async def _answer(
         self,
@@ -160,8 +161,6 @@ class Listeners:
         channel = str(event.get("channel", ""))
         if not self.seen.claim(body.get("event_id"), f"{channel}:{event.get('ts')}"):
             return
-        if body.get("event_id") and await self._seen_event(str(body["event_id"])):
-            return  # answered before a restart
         question = question_text(str(event.get("text", "")), context.get("bot_user_id"))
         post = _poster(client, channel, thread_ts)
         if not question:
@@ -183,8 +182,11 @@ class Listeners:
             thread_ts=thread_ts,  # where the answer went: None for a DM answered outside a thread
             event_id=body.get("event_id"),
         )
+        if not await self.log.claim(_unsent(record)):
+            logger.info("event %s was answered before the bot restarted: not answering it again", body["event_id"])
+            return
         error = await _deliver(post(self._render(answer, query_id)))
-        self._record(record, error)
+        self._finish(record, error)
 
     def _search(
         self, query_id: str, question: str, surface: Surface, **where: Any
@@ -225,7 +227,8 @@ class Listeners:
         answer = self.engine.search(record.question, top=self.settings.results, offset=offset)
         return self._render(answer, record.id, **options)
 
-    def _record(self, record: QueryRecord, delivery_error: str | None) -> None:
+    def _finish(self, record: QueryRecord, delivery_error: str | None) -> None:
+        """Log how a claimed question's answer went: the outcome, the latency, any error."""
         if delivery_error:
             error = f"{record.error}; {delivery_error}" if record.error else delivery_error
             record = record.model_copy(update={"error": error})
@@ -241,7 +244,7 @@ class Listeners:
         if record.error:
             facts["error"] = record.error
         logger.log(logging.WARNING if record.error else logging.INFO, "question %s", outcome, extra=facts)
-        self.log.record(record.model_copy(update={"latency_ms": round(latency, 3)}))
+        self.log.finish(record.id, round(latency, 3), record.error)
 
     async def _thread_question(self, channel: str, thread_ts: str) -> QueryRecord | None:
         try:
@@ -249,13 +252,6 @@ class Listeners:
         except QueryLogError as exc:
             logger.warning("cannot tell whether thread %s is a follow-up: %s", thread_ts, exc)
             return None
-
-    async def _seen_event(self, event_id: str) -> bool:
-        try:
-            return await self.log.seen_event(event_id)
-        except QueryLogError as exc:
-            logger.warning("cannot check event %s against the log: %s", event_id, exc)
-            return False
 
     # --- buttons ----------------------------------------------------------------------------
 
@@ -418,6 +414,15 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
     app.action(reply.ACTION_VOTE_DOWN)(track(listeners.on_vote))
     app.action(reply.ACTION_MORE)(track(listeners.on_more))
     app.action(reply.ACTION_SHARE)(track(listeners.on_share))
+
+
+UNSENT = "not sent: the bot stopped before the answer went out"
+
+
+def _unsent(record: QueryRecord) -> QueryRecord:
+    """A question's row as logged before its answer is sent: if the bot is killed before `_finish`, it says so."""
+    error = f"{record.error}; {UNSENT}" if record.error else UNSENT
+    return record.model_copy(update={"error": error})
 
 
 def _poster(client: AsyncWebClient, channel: str, thread_ts: str | None) -> Callable[[reply.Message], Awaitable[Any]]:

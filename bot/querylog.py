@@ -2,6 +2,10 @@
 
 `record` never waits for the database: rows go on a bounded in-memory queue that one background task
 writes in batches, retrying with backoff while the database is locked, read-only or full.
+
+A question from Slack is `claim`ed before its answer is posted: its row is committed first (waiting at
+most CLAIM_WAIT), so a bot killed mid-burst still has it on restart, and a retried delivery of the
+same event is recognised and not answered twice. `finish` then adds the answer's latency and outcome.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Self
+from typing import Any, Literal, NamedTuple, Self, TypeGuard
 
 import aiosqlite
 
@@ -33,6 +37,7 @@ BATCH = 500  # rows per transaction
 RETRY_FIRST, RETRY_MAX = 0.05, 5.0  # seconds between write attempts during an outage, doubling
 FEEDBACK_WAIT = 2.0  # seconds a vote waits for its question to reach the database
 CLOSE_WAIT = 10.0  # seconds close() waits for queued rows to be written
+CLAIM_WAIT = 0.5  # seconds an answer waits for its question's row to commit; during an outage it does not wait
 
 # Each step moves the schema up one version (PRAGMA user_version). Never edit a released step: add one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -84,6 +89,7 @@ SELECT = f"SELECT {', '.join(COLUMNS)} FROM queries"
 # constraint raises, and is reported rather than silently ignored.
 INSERT = f"INSERT INTO queries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT DO NOTHING"
 INSERT_ADMIN = "INSERT INTO admin_commands (time, user, command, allowed) VALUES (?, ?, ?, ?)"
+FINISH = "UPDATE queries SET latency_ms = ?, error = ? WHERE id = ?"
 
 
 class QueryLogError(Exception):
@@ -95,6 +101,20 @@ class _AdminAttempt(NamedTuple):
     user: str
     command: str
     allowed: bool
+
+
+class _Claim(NamedTuple):
+    row: QueryRecord
+    new: asyncio.Future[bool]  # after the commit: False if a row with its event_id was there already
+
+
+class _Finish(NamedTuple):
+    query_id: str
+    latency_ms: float
+    error: str | None
+
+
+_Item = QueryRecord | _AdminAttempt | _Claim | _Finish
 
 
 class QueryLog:
@@ -113,7 +133,7 @@ class QueryLog:
         self._db = writer  # the writer task, votes and migrations
         self._reader = reader  # reads, so an answer never waits behind a write stuck on a lock
         self._max_queue = max_queue
-        self._queue: collections.deque[QueryRecord | _AdminAttempt] = collections.deque()
+        self._queue: collections.deque[_Item] = collections.deque()
         self._accepted = 0  # rows ever queued
         self._done = 0  # rows ever written; flush() waits for it to catch up with _accepted
         self._dropped = 0
@@ -157,11 +177,36 @@ class QueryLog:
 
     def record(self, row: QueryRecord) -> None:
         """Queue a question for writing; returns at once and never raises (a full queue drops it, loudly)."""
-        if row.time.utcoffset() != dt.timedelta(0):  # so times compare, in memory and as text
+        self._enqueue(self._stored(row))
+
+    async def claim(self, row: QueryRecord, wait: float = CLAIM_WAIT) -> bool:
+        """Log a question before it is answered: False if its Slack event already has a row (a retried
+        delivery, perhaps from before a restart), so it must not be answered again.
+
+        Waits at most `wait` seconds for the row to commit, and not at all while the database is failing:
+        the answer matters more than the check. Then it answers True and the row stays queued as usual."""
+        row = self._stored(row)
+        if row.event_id is not None and any(queued.event_id == row.event_id for queued in self._queued()):
+            return False
+        new = asyncio.get_running_loop().create_future()
+        if not self._enqueue(_Claim(row, new)) or self._outage is not None:
+            return True
+        try:
+            return await asyncio.wait_for(asyncio.shield(new), wait)
+        except TimeoutError:
+            return True
+
+    def finish(self, query_id: str, latency_ms: float, error: str | None) -> None:
+        """Complete a claimed question's row once its answer is delivered (or not: `error` says why)."""
+        self._enqueue(_Finish(query_id, latency_ms, error))
+
+    def _stored(self, row: QueryRecord) -> QueryRecord:
+        """`row` as it is kept: its time in UTC (so times compare, in memory and as text), its user hashed if set up."""
+        if row.time.utcoffset() != dt.timedelta(0):
             row = row.model_copy(update={"time": _utc(row.time)})
         if self._user_key is not None and row.user is not None:
             row = row.model_copy(update={"user": self.pseudonym(row.user)})
-        self._enqueue(row)
+        return row
 
     def record_admin(self, user: str, command: str, allowed: bool) -> None:
         """Queue an admin command attempt, allowed or refused, stamped with the current time."""
@@ -220,6 +265,9 @@ class QueryLog:
             logger.error("query log %s: closing with %d rows that could not be written", self.path, self.pending)
         self._task.cancel()
         await asyncio.wait([self._task])
+        for item in self._queue:  # nobody may wait on a claim that will never be written
+            if isinstance(item, _Claim) and not item.new.done():
+                item.new.set_result(True)
         await self._reader.close()
         await self._db.close()
 
@@ -229,19 +277,22 @@ class QueryLog:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def _enqueue(self, row: QueryRecord | _AdminAttempt) -> None:
-        # Policy when full: drop the NEW row, so rows already accepted (and promised to flush) survive;
-        # count every drop and log an error when dropping starts and when it stops.
+    def _enqueue(self, item: _Item) -> bool:
+        """Queue `item`; False if it was dropped.
+
+        Policy when full: drop the NEW row, so rows already accepted (and promised to flush) survive;
+        count every drop and log an error when dropping starts and when it stops."""
         if self._closed or len(self._queue) >= self._max_queue:
             self._dropped += 1
             self._dropping += 1
             if self._dropping == 1:
                 why = "the log is closed" if self._closed else f"{len(self._queue)} rows are waiting for the database"
                 logger.error("query log %s: dropping new rows because %s", self.path, why)
-            return
-        self._queue.append(row)
+            return False
+        self._queue.append(item)
         self._accepted += 1
         self._wake.set()
+        return True
 
     async def _write_forever(self) -> None:
         """Drain the queue in batches while the log is open; a batch that fails stays queued and is retried."""
@@ -260,6 +311,8 @@ class QueryLog:
                     continue
                 logger.error("query log %s: dropping a row the database refuses (%s): %r", self.path, exc, batch[0])
                 self._dropped += 1
+                if isinstance(batch[0], _Claim):
+                    batch[0].new.set_result(True)  # answer it anyway
             except Exception as exc:  # the writer must survive anything: if it died, every later row would be lost
                 if self._outage is None:
                     self._outage = time.monotonic()
@@ -277,12 +330,24 @@ class QueryLog:
                 self._done += len(batch)
                 self._progress.notify_all()
 
-    async def _write(self, batch: list[QueryRecord | _AdminAttempt]) -> None:
-        questions = [_params(row) for row in batch if isinstance(row, QueryRecord)]
-        attempts = [row for row in batch if isinstance(row, _AdminAttempt)]
+    async def _write(self, batch: list[_Item]) -> None:
+        """One transaction for the batch; claims learn whether their event was logged before only after it commits."""
+        claims = [item for item in batch if isinstance(item, _Claim)]
+        questions = [_params(item.row if isinstance(item, _Claim) else item) for item in batch if _is_question(item)]
+        finished = [(item.latency_ms, item.error, item.query_id) for item in batch if isinstance(item, _Finish)]
+        attempts = [item for item in batch if isinstance(item, _AdminAttempt)]
+        events = [claim.row.event_id for claim in claims if claim.row.event_id is not None]
         async with self._write_lock, _transaction(self._db):
-            await self._db.executemany(INSERT, questions)
-            await self._db.executemany(INSERT_ADMIN, attempts)
+            logged: set[str] = set()
+            if events:
+                sql = f"SELECT event_id FROM queries WHERE event_id IN ({', '.join('?' * len(events))})"
+                logged = {event for (event,) in await self._db.execute_fetchall(sql, events)}
+            for sql, rows in ((INSERT, questions), (FINISH, finished), (INSERT_ADMIN, attempts)):
+                if rows:  # inserts before updates: a batch may hold a question and its finish
+                    await self._db.executemany(sql, rows)
+        for claim in claims:
+            if not claim.new.done():  # its waiter may have given up
+                claim.new.set_result(claim.row.event_id not in logged)
 
     def _report_recovery(self) -> None:
         if self._outage is not None:
@@ -303,12 +368,6 @@ class QueryLog:
                 return row
         found = await self._fetch(f"{SELECT} WHERE id = ?", (query_id,))
         return found[0] if found else None
-
-    async def seen_event(self, event_id: str) -> bool:
-        """Whether a question from this Slack event is already logged (a retried delivery)."""
-        if any(row.event_id == event_id for row in self._queued()):
-            return True
-        return bool(list(await self._read("SELECT 1 FROM queries WHERE event_id = ?", (event_id,))))
 
     async def thread_question(self, channel: str, thread_ts: str) -> QueryRecord | None:
         """The latest question logged in this thread: a thread with one is a thread the bot answered."""
@@ -391,7 +450,7 @@ class QueryLog:
     def _queued(self) -> Iterator[QueryRecord]:
         # Rows leave the queue only after their transaction commits, so a read that looks here first
         # and then in the database never misses a row.
-        return (row for row in self._queue if isinstance(row, QueryRecord))
+        return (item.row if isinstance(item, _Claim) else item for item in self._queue if _is_question(item))
 
     async def _read(self, sql: str, params: Iterable[object] = ()) -> list[Any]:
         """Rows for a query; a database failure becomes QueryLogError, which callers handle."""
@@ -499,6 +558,10 @@ async def _transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
             with contextlib.suppress(sqlite3.Error):
                 await db.execute("ROLLBACK")
         raise
+
+
+def _is_question(item: _Item) -> TypeGuard[QueryRecord | _Claim]:
+    return isinstance(item, QueryRecord | _Claim)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

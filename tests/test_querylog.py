@@ -206,14 +206,48 @@ async def test_many_concurrent_questions_all_land_exactly_once(log: QueryLog, pa
 
 async def test_a_retried_slack_delivery_adds_no_second_row(log: QueryLog, path: Path) -> None:
     first = ask(event_id="Ev42")
-    assert not await log.seen_event("Ev42")
-    log.record(first)
-    assert await log.seen_event("Ev42")  # while still queued
-    log.record(ask(event_id="Ev42"))  # Slack retried; the app answered again
+    log.record(first)  # still queued
+    assert not await log.claim(ask(event_id="Ev42"))  # Slack retried: the app must not answer again
+    log.record(ask(event_id="Ev42"))  # even a row recorded regardless is not written twice
     assert await log.flush(timeout=5)
-    assert await log.seen_event("Ev42")
-    assert not await log.seen_event("Ev43")
+    assert not await log.claim(ask(event_id="Ev42"))  # written now
     assert ids_in(path) == [first.id]
+
+
+async def test_a_claimed_question_is_committed_before_its_answer_and_finished_after(log: QueryLog, path: Path) -> None:
+    row = ask(event_id="Ev7", error="not sent yet")
+    assert await log.claim(row)
+    with connect(path) as db:  # committed when claim returns: a process killed now still has it
+        assert db.execute("SELECT id, latency_ms, error FROM queries").fetchall() == [(row.id, 0.0, "not sent yet")]
+    log.finish(row.id, 12.5, None)
+    assert await log.flush(timeout=5)
+    assert await log.get(row.id) == row.model_copy(update={"latency_ms": 12.5, "error": None})
+
+
+async def test_a_claim_survives_a_restart_so_a_late_retry_is_not_answered(path: Path) -> None:
+    async with await QueryLog.open(path) as log:
+        assert await log.claim(ask(event_id="Ev9"))
+    async with await QueryLog.open(path) as log:
+        assert not await log.claim(ask(event_id="Ev9"))
+        assert await log.claim(ask(event_id="Ev10"))
+    assert len(ids_in(path)) == 2
+
+
+async def test_claims_during_an_outage_answer_without_waiting_and_are_written_later(
+    log: QueryLog, path: Path
+) -> None:
+    rows = [ask(f"question {n}", event_id=f"Ev{n}") for n in range(20)]
+    with connect(path) as locker:
+        locker.execute("BEGIN EXCLUSIVE")
+        started = time.perf_counter()
+        assert await log.claim(rows[0], wait=0.2)  # gives up waiting: the answer goes out
+        for row in rows[1:]:
+            assert await log.claim(row, wait=0.2)
+        assert time.perf_counter() - started < 1.0  # only the first waited: the outage was then known
+        assert not await log.claim(rows[5])  # still recognised as a retry, from the queue
+        locker.execute("ROLLBACK")
+    assert await log.flush(timeout=5)
+    assert sorted(ids_in(path)) == sorted(row.id for row in rows)
 
 
 async def test_feedback_only_from_the_asker_and_a_second_click_changes_it(log: QueryLog, path: Path) -> None:
