@@ -416,7 +416,7 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
     app.action(reply.ACTION_SHARE)(track(listeners.on_share))
 
 
-UNSENT = "not sent: the bot stopped before the answer went out"
+UNSENT = "not confirmed: the bot stopped while sending the answer"
 
 
 def _unsent(record: QueryRecord) -> QueryRecord:

@@ -586,22 +586,24 @@ async def test_reload_reports_what_changed_and_answers_from_the_new_articles(adm
     assert admin_bot.admin_attempts() == [(USER_ID, "reload", True)]
 
 
-@pytest.mark.parametrize("break_it", ["empty", "missing"])
+@pytest.mark.parametrize("break_it", ["empty", "missing", "unreadable"])
 async def test_failed_reload_says_why_and_keeps_answering_from_the_old_index(
     admin_bot: Bot, knowledge: Path, break_it: str
 ) -> None:
     old = admin_bot.running.engine.index.version
-    if break_it == "empty":
-        for article in knowledge.glob("0*.txt"):
+    for article in knowledge.glob("0*.txt"):
+        if break_it == "empty":
             article.unlink()
-    else:
+        elif break_it == "unreadable":  # e.g. a PDF or a Word file saved under a .txt name
+            article.write_bytes(b"%PDF-1.7\n\x00\xff\xfe binary \x00" * 50)
+    if break_it == "missing":
         knowledge.rename(knowledge.with_name("moved"))
 
     [_, report] = await admin(admin_bot, "reload", count=2)
     await ask(admin_bot, QUESTION)
 
-    reason = "has no .txt or .md files" if break_it == "empty" else "does not exist"
-    assert "Reload failed:" in report and reason in report
+    reason = {"empty": "has no .txt or .md files", "missing": "does not exist", "unreadable": "binary file, not text"}
+    assert "Reload failed:" in report and reason[break_it] in report
     assert f"Still answering from the previous index (index version {old})" in report
     [call] = await admin_bot.posts()
     assert ANSWER in reads(call.params)

@@ -233,9 +233,7 @@ async def test_a_claim_survives_a_restart_so_a_late_retry_is_not_answered(path: 
     assert len(ids_in(path)) == 2
 
 
-async def test_claims_during_an_outage_answer_without_waiting_and_are_written_later(
-    log: QueryLog, path: Path
-) -> None:
+async def test_claims_during_an_outage_answer_without_waiting_and_are_written_later(log: QueryLog, path: Path) -> None:
     rows = [ask(f"question {n}", event_id=f"Ev{n}") for n in range(20)]
     with connect(path) as locker:
         locker.execute("BEGIN EXCLUSIVE")

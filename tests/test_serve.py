@@ -18,7 +18,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -106,9 +106,14 @@ class Process:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(tmp_path: Path, *args: str, **settings: str) -> AsyncIterator[Process]:
-    """`python -m bot ARGS` in the background, stdout and stderr together; killed if the test leaves it running."""
+async def bot_process(
+    tmp_path: Path, *args: str, launcher: Sequence[str] = (), **settings: str
+) -> AsyncIterator[Process]:
+    """`python -m bot ARGS` in the background, stdout and stderr together; killed if the test leaves it running.
+
+    `launcher` is a command that runs the bot as its last arguments (e.g. in its own mount namespace)."""
     process = await asyncio.create_subprocess_exec(
+        *launcher,
         sys.executable,
         "-m",
         "bot",

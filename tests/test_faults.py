@@ -1,0 +1,192 @@
+"""Faults an operator meets: the bot killed mid-burst, the disk filling up under the query log.
+
+Real: `python -m bot serve --http` in its own process, a real SQLite file, real signals, and for the
+full disk a real (small) filesystem: a tmpfs mounted in the bot's own mount namespace with
+`unshare`, which the test fills up and frees again. Fake: Slack's servers (tests/fakeslack.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import shutil
+import signal
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import UNSENT
+from tests.fakeslack import JSON, FakeSlack, app_mention_event, json_body, signed_request
+from tests.slackbot import ANSWER, QUESTION, mention_text, reads
+from tests.test_serve import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, bot_process, free_port
+
+SETTLE = 20.0  # generous: how long the test waits for answers that should come in well under a second each
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        yield fake
+
+
+def settings_for(slack: FakeSlack, **more: str) -> dict[str, str]:
+    return {
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    } | more
+
+
+async def deliver(url: str, event: JSON, retry: int | None = None) -> int | None:
+    """Send one event as Slack does; None if the bot is not there to take it (Slack would retry later)."""
+    try:
+        return (await signed_request(url, json_body(event), "application/json", SIGNING_SECRET, retry_num=retry)).status
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+def answers_by_thread(slack: FakeSlack) -> dict[str, int]:
+    """How many answers Slack accepted in each thread (a mention is answered in its own thread)."""
+    counts: dict[str, int] = {}
+    for call in slack.calls("chat.postMessage", ok=True):
+        counts[call.params["thread_ts"]] = counts.get(call.params["thread_ts"], 0) + 1
+    return counts
+
+
+async def test_a_bot_killed_mid_burst_restarts_consistent_and_answers_no_question_twice(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    burst = 40
+    slack.delay_next("chat.postMessage", 0.4, times=burst)  # answers in flight when the kill comes
+    events = [app_mention_event(mention_text(f"{QUESTION} ({n})")) for n in range(burst)]
+    threads = [e["event"]["ts"] for e in events]
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/slack/events"
+    async with bot_process(tmp_path, "serve", "--http", "--port", str(port), **settings_for(slack)) as bot:
+        await bot.wait_for_line("listening on")
+
+        async def stream() -> list[int | None]:  # questions keep arriving, one every 50 ms
+            statuses = []
+            for event in events:
+                statuses.append(await deliver(url, event))
+                await asyncio.sleep(0.05)
+            return statuses
+
+        sending = asyncio.create_task(stream())
+        await slack.wait_for("chat.postMessage", count=5, timeout=SETTLE)  # some answered, more in flight
+        bot.process.send_signal(signal.SIGKILL)
+        assert await bot.finish() == -signal.SIGKILL
+        assert None in await sending  # the later deliveries found no bot: Slack would retry them
+    await asyncio.sleep(0.6)  # the posts the killed bot had sent reach Slack regardless, as they would
+    before = answers_by_thread(slack)
+    assert 5 <= len(before) < burst
+
+    # Slack redelivers: here every event, as a retry, whether or not the first delivery was acknowledged.
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/slack/events"
+    async with bot_process(tmp_path, "serve", "--http", "--port", str(port), **settings_for(slack)) as bot:
+        await bot.wait_for_line("listening on")
+        statuses = await asyncio.gather(*(deliver(url, e, retry=1) for e in events))
+        assert statuses == [200] * burst
+        async with asyncio.timeout(SETTLE):  # every event ends up with a row, then the bot stops cleanly
+            while _count(tmp_path / "queries.db", "SELECT count(*) FROM queries") < burst:
+                await asyncio.sleep(0.1)
+        assert await bot.stop() == 0
+
+    after = answers_by_thread(slack)
+    assert all(after[ts] == 1 for ts in before)  # nothing answered before the kill was answered again
+    assert max(after.values()) == 1
+    with contextlib.closing(sqlite3.connect(tmp_path / "queries.db")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        rows = dict(db.execute("SELECT thread_ts, error FROM queries").fetchall())
+    assert sorted(rows) == sorted(threads)  # one row per question, none lost and none doubled
+    for ts in threads:
+        if ts in after:  # answered: the row says how it went (or that the kill came while it was being sent)
+            assert rows[ts] in (None, UNSENT)
+        else:  # claimed, then killed before the answer left: logged as such, and not answered on the retry
+            assert rows[ts] == UNSENT
+    assert all(rows[ts] is None for ts in after if ts not in before)  # answered after the restart, in full
+
+
+def _count(database: Path, sql: str, *params: object) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        return int(db.execute(sql, params).fetchone()[0])
+
+
+def snapshot(folder: Path, into: Path) -> Path:
+    """A copy of the query log in `folder` (the database and its write-ahead log), to read from this side.
+
+    SQLite resolves symbolic links in a path, so it cannot open a file through /proc/PID/root; Python can."""
+    copy = into / "snapshot"
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir()
+    for name in ("queries.db", "queries.db-wal"):
+        if (folder / name).exists():
+            shutil.copyfile(folder / name, copy / name)
+    return copy / "queries.db"
+
+
+def fill(folder: Path) -> Path:
+    """Fill the filesystem holding `folder` to the last byte; the file that does it."""
+    filler = folder / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler
+
+
+async def test_a_full_disk_keeps_answers_going_and_the_rows_are_written_once_there_is_room(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    assert shutil.which("unshare") and shutil.which("mount"), "util-linux's unshare and mount are needed"
+    disk = tmp_path / "disk"  # a tmpfs of its own in the bot's mount namespace: the test can fill it
+    disk.mkdir()
+    launcher = [
+        "unshare",
+        "--map-root-user",
+        "--mount",
+        "sh",
+        "-c",
+        f'mount -t tmpfs -o size=8m tmpfs {disk} && exec "$@"',
+        "sh",
+    ]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/slack/events"
+    settings = settings_for(slack, QUERY_LOG_PATH=str(disk / "queries.db"), SAVE_INDEX="false")
+
+    async with bot_process(tmp_path, "serve", "--http", "--port", str(port), launcher=launcher, **settings) as bot:
+        await bot.wait_for_line("listening on")
+        seen_by_bot = Path(f"/proc/{bot.process.pid}/root") / disk.relative_to("/")  # the bot's view of its tmpfs
+        assert (seen_by_bot / "queries.db").exists() and not (disk / "queries.db").exists()
+        filler = fill(seen_by_bot)
+
+        questions = [app_mention_event(mention_text(f"{QUESTION} [{n}]")) for n in range(25)]
+        assert await asyncio.gather(*(deliver(url, e) for e in questions)) == [200] * 25
+        posts = await slack.wait_for("chat.postMessage", count=25, timeout=SETTLE)
+        assert all(ANSWER in reads(call.params) for call in posts)  # every asker was answered meanwhile
+        await bot.wait_for_line("cannot be written (database or disk is full): keeping rows in memory and retrying")
+
+        filler.unlink()  # the operator frees some space
+        await bot.wait_for_line("writing again after")
+        async with asyncio.timeout(SETTLE):  # the held rows, and how each answer went, reach the database
+            while _count(snapshot(seen_by_bot, tmp_path), "SELECT count(*) FROM queries WHERE error IS NULL") < 25:
+                await asyncio.sleep(0.2)
+        with contextlib.closing(sqlite3.connect(snapshot(seen_by_bot, tmp_path))) as db:
+            threads = sorted(ts for (ts,) in db.execute("SELECT thread_ts FROM queries"))
+            assert db.execute("SELECT min(latency_ms) FROM queries").fetchone()[0] > 0  # finished, not just claimed
+        assert threads == sorted(e["event"]["ts"] for e in questions)  # each question once: none lost, none doubled
+        assert await bot.stop() == 0
+
+    printed = bot.printed
+    assert printed.count("cannot be written") == 1  # one warning per outage, not one per retry
+    assert "dropping" not in printed  # nothing was thrown away
+    assert "query log flushed and closed" in printed
