@@ -21,7 +21,7 @@ import pytest
 
 from bot.app import UNSENT
 from tests.fakeslack import JSON, FakeSlack, app_mention_event, json_body, signed_request
-from tests.slackbot import ANSWER, QUESTION, mention_text, reads
+from tests.slackbot import ANSWER, QUESTION, mention_text, reads, serving
 from tests.test_serve import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, bot_process, free_port
 
 SETTLE = 20.0  # generous: how long the test waits for answers that should come in well under a second each
@@ -190,3 +190,18 @@ async def test_a_full_disk_keeps_answers_going_and_the_rows_are_written_once_the
     assert printed.count("cannot be written") == 1  # one warning per outage, not one per retry
     assert "dropping" not in printed  # nothing was thrown away
     assert "query log flushed and closed" in printed
+
+
+async def test_while_another_program_locks_the_log_every_question_is_answered_and_logged_after(tmp_path: Path) -> None:
+    async with FakeSlack() as slack, serving(slack, tmp_path) as bot:
+        events = [app_mention_event(mention_text(f"{QUESTION} <{n}>")) for n in range(10)]
+        with contextlib.closing(sqlite3.connect(tmp_path / "queries.db", isolation_level=None)) as locker:
+            locker.execute("BEGIN EXCLUSIVE")  # e.g. an admin's sqlite3 shell holding a write transaction
+            assert [r.status for r in await asyncio.gather(*(bot.event(e) for e in events))] == [200] * 10
+            posts = await bot.posts(count=10)
+            assert all(ANSWER in reads(call.params) for call in posts)
+            assert locker.execute("SELECT count(*) FROM queries").fetchone() == (0,)
+            locker.execute("ROLLBACK")
+        rows = await bot.rows()
+    assert sorted(row.thread_ts or "" for row in rows) == sorted(e["event"]["ts"] for e in events)
+    assert all(row.error is None and row.latency_ms > 0 for row in rows)
