@@ -19,14 +19,18 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import inbound
 from bot.app import Listeners, create_app
 from bot.config import Settings, SettingsError, require
 from bot.engine import Engine
+from bot.inbound import EVENTS_PATH, MAX_BODY
 from bot.privacy import retention_cutoff
 from bot.querylog import QueryLog, QueryLogError
 from bot.slack_client import web_client
@@ -34,7 +38,6 @@ from bot.watch import KnowledgeWatcher
 
 logger = logging.getLogger("bot.serve")
 
-EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DRAIN_SECONDS = 10.0  # how long shutdown waits for answers in flight
 # How long shutdown waits for HTTP requests being served: Bolt acknowledges within milliseconds and
@@ -44,7 +47,6 @@ REQUEST_SECONDS = 2.0
 LATE_REQUEST_SECONDS = 0.2  # for requests on connections accepted just before the port closed
 STOPPING = web.AppKey("stopping", asyncio.Event)  # an Event: a started app's own state is frozen
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_BODY = 1024 * 1024  # Slack's requests are a few KB; anything near this is not Slack
 PRUNE_EVERY = 24 * 3600.0  # seconds between deletions of query-log rows past LOG_RETENTION_DAYS
 # Slack's answers when it does not accept a token: the setting is wrong, and retrying will not help.
 TOKEN_ERRORS = frozenset(
@@ -86,7 +88,9 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
             pruning = asyncio.create_task(prune_daily(log, settings.log_retention_days), name="querylog-retention")
         await check_tokens(client, settings, http)
         if http:
-            runner = web.AppRunner(_web_app(app, engine), access_log=None, shutdown_timeout=REQUEST_SECONDS)
+            assert settings.slack_signing_secret is not None  # require() checked
+            secret = settings.slack_signing_secret.get_secret_value()
+            runner = web.AppRunner(_web_app(app, engine, secret), access_log=None, shutdown_timeout=REQUEST_SECONDS)
             await runner.setup()
             site = web.TCPSite(runner, host, port)
             await site.start()
@@ -177,7 +181,7 @@ async def _stop_http(runner: web.AppRunner) -> None:
     await runner.cleanup()  # requests being served complete; the listeners they started go on
 
 
-def _web_app(app: AsyncApp, engine: Engine) -> web.Application:
+def _web_app(app: AsyncApp, engine: Engine, signing_secret: str) -> web.Application:
     @web.middleware
     async def refuse_when_stopping(request: web.Request, handler: _Handler) -> web.StreamResponse:
         if request.app[STOPPING].is_set():
@@ -186,7 +190,14 @@ def _web_app(app: AsyncApp, engine: Engine) -> web.Application:
 
     web_app = web.Application(client_max_size=MAX_BODY, middlewares=[refuse_when_stopping])
     web_app[STOPPING] = asyncio.Event()
-    handle = app.server(path=EVENTS_PATH).handle_post_requests
+    verifier = SignatureVerifier(signing_secret)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        """A request from Slack: checked (see `_checked`), then handed to Bolt."""
+        checked = await inbound.checked(request, verifier)
+        if isinstance(checked, web.Response):
+            return checked
+        return await to_aiohttp_response(await app.async_dispatch(checked))
 
     async def health(_: web.Request) -> web.Response:
         index = engine.index

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import io
 import itertools
 import json
 import time
@@ -704,6 +705,31 @@ def interactive_body(payload: Mapping[str, Any]) -> bytes:
     return form_body({"payload": json.dumps(payload)})
 
 
+def slack_headers(
+    body: bytes,
+    content_type: str,
+    secret: str = SIGNING_SECRET,
+    *,
+    timestamp: int | str | None = None,
+    retry_num: int | None = None,
+    retry_reason: str = "http_timeout",
+) -> dict[str, str]:
+    """The headers Slack sends with `body`: signed with `secret` at `timestamp` (default now), and with
+    retry headers if `retry_num` is given. A str `timestamp` is sent, and signed, exactly as given."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None
+    headers = {
+        "Content-Type": content_type,
+        "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature,
+    }
+    if retry_num is not None:
+        headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
+    return headers
+
+
 async def signed_request(
     url: str,
     body: bytes,
@@ -717,19 +743,28 @@ async def signed_request(
     """POST `body` to the app's own endpoint as Slack does: signed, and with retry headers if `retry_num` is given.
 
     `timestamp` defaults to now; pass an old one to test replay protection."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-    assert signature is not None
-    headers = {
-        "Content-Type": content_type,
-        "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature,
-    }
-    if retry_num is not None:
-        headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-        session.post(url, data=body, headers=headers) as response,
-    ):
+    headers = slack_headers(
+        body, content_type, secret, timestamp=timestamp, retry_num=retry_num, retry_reason=retry_reason
+    )
+    return await http_request(url, body, headers)
+
+
+async def http_request(
+    url: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    *,
+    method: str = "POST",
+    session: aiohttp.ClientSession | None = None,
+) -> HttpReply:
+    """Send exactly these headers and body (signed or not) to the app's own endpoint; what it answered.
+
+    With `session`, on that session's connections (kept alive between requests, as Slack's are)."""
+    if session is None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as own:
+            return await http_request(url, body, headers, method=method, session=own)
+    data = None if body is None else io.BytesIO(body)  # aiohttp warns about sending a large bytes body as is
+    async with session.request(
+        method, url, data=data, headers=dict(headers), skip_auto_headers=["Content-Type"]
+    ) as response:
         return HttpReply(response.status, await response.read(), dict(response.headers))

@@ -1,0 +1,144 @@
+"""What reaches Bolt from the HTTP port: only signed requests of the shape Slack sends.
+
+Bolt parses a request's body before it checks the signature, and answers 500 to a body it cannot
+parse, to one of a shape it does not expect, and to a timestamp that is not a number; and it reads a
+form whose text merely contains the word "payload" as an empty body. So each request is checked here
+first: its size (413), its signature (401), its content type (415), then its shape (400). Only a
+signed request of the shape Slack sends reaches Bolt, which checks the signature again, and Bolt is
+given the fields as parsed here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+logger = logging.getLogger("bot.inbound")
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1024 * 1024  # Slack's requests are a few KB; anything near this is not Slack
+JSON = "application/json"  # Events API
+FORM = "application/x-www-form-urlencoded"  # slash commands, button clicks (payload=<JSON>), ssl_check
+
+
+class Malformed(ValueError):
+    """A signed request Slack would not send; the message says why."""
+
+
+def _refuse(status: int, why: str) -> web.Response:
+    logger.info("refused a request to %s with HTTP %d: %s", EVENTS_PATH, status, why)
+    return web.json_response({"ok": False, "error": why}, status=status)
+
+
+async def checked(request: web.Request, verifier: SignatureVerifier) -> web.Response | AsyncBoltRequest:
+    """The request as Bolt should see it, or the answer that refuses it."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _refuse(413, f"the body is over {MAX_BODY} bytes")  # refused before a byte of it is read
+    raw = await request.read()  # aiohttp stops reading past client_max_size (MAX_BODY), answering 413
+    timestamp, signature = request.headers.get("X-Slack-Request-Timestamp"), request.headers.get("X-Slack-Signature")
+    try:
+        signed = verifier.is_valid(raw, timestamp, signature)
+    except (ValueError, UnicodeDecodeError):  # a timestamp that is not a number; a body that is not UTF-8
+        signed = False
+    if not signed and not (request.content_type == FORM and _is_ssl_check(raw)):
+        return _refuse(401, "invalid request: no valid Slack signature")
+    if request.content_type not in (JSON, FORM):
+        return _refuse(415, f"unsupported content type {request.content_type!r}")
+    try:
+        fields = _event_body(raw) if request.content_type == JSON else _form_body(raw)
+        bolt_request = AsyncBoltRequest(body=raw.decode(), query=request.query_string, headers=dict(request.headers))
+        # Bolt reads a form whose text merely contains the word "payload" as an empty body: give it the fields.
+        bolt_request.body = fields
+        bolt_request.context = build_async_context(AsyncBoltContext(), fields)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return _refuse(400, f"malformed request: {exc}")
+    except Exception as exc:  # Bolt's own reading of a shape not checked here
+        return _refuse(400, f"malformed request: {type(exc).__name__}: {exc}")
+    return bolt_request
+
+
+def _is_ssl_check(raw: bytes) -> bool:
+    """Slack's certificate check (`ssl_check=1`), which Bolt answers 200 without running any listener."""
+    try:
+        return dict(parse_qsl(raw.decode(), keep_blank_values=True)).get("ssl_check") == "1"
+    except ValueError:
+        return False
+
+
+def _event_body(raw: bytes) -> dict[str, Any]:
+    """An Events API body, parsed; Malformed if it is not one Slack sends."""
+    body = _object(json.loads(raw), "the body")
+    _strings(body, "the body", "type")
+    if body["type"] == "url_verification":
+        _strings(body, "url_verification", "challenge")
+    elif body["type"] == "event_callback":
+        _strings(body, "event_callback", "event_id")
+        _strings(body, "event_callback", "team_id", "api_app_id", "enterprise_id", required=False)
+        for authorization in _list(body, "authorizations"):
+            _object(authorization, "an authorization")
+        event = _object(body.get("event"), "event")
+        _strings(event, "event", "type")
+        if event["type"] in ("app_mention", "message"):  # the events the listeners read
+            _strings(event, event["type"], "channel", "ts", *(["text"] if event["type"] == "app_mention" else []))
+            optional = ("user", "text", "thread_ts", "channel_type", "subtype", "bot_id", "team", "user_team")
+            _strings(event, event["type"], *optional, required=False)
+    return body
+
+
+def _form_body(raw: bytes) -> dict[str, Any]:
+    """A slash command's fields or a button click's payload; Malformed if it is not one Slack sends."""
+    fields = dict(parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=True, errors="strict"))
+    if "payload" in fields:
+        payload = _object(json.loads(fields["payload"]), "payload")
+        _strings(payload, "payload", "type")
+        if payload["type"] == "block_actions":
+            _strings(_object(payload.get("user"), "user"), "user", "id")
+            actions = _list(payload, "actions")
+            if not actions:
+                raise Malformed("block_actions has no actions")
+            for action in actions:
+                _strings(_object(action, "an action"), "an action", "action_id")
+                _strings(action, "an action", "value", "block_id", required=False)
+            for name in ("channel", "container", "message", "team"):
+                if payload.get(name) is not None:
+                    _object(payload[name], name)
+            _strings(payload, "block_actions", "response_url", required=False)
+        return payload
+    if "command" in fields:
+        _strings(fields, fields["command"], "user_id", "channel_id", "team_id", "response_url")
+        return fields
+    if fields.get("ssl_check") == "1":
+        return fields
+    raise Malformed("neither a slash command nor a payload")
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Malformed(f"{what} is not a JSON object")
+    return value
+
+
+def _list(fields: Mapping[str, Any], name: str) -> list[Any]:
+    value = fields.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Malformed(f"{name} is not a list")
+    return value
+
+
+def _strings(fields: Mapping[str, Any], where: str, *names: str, required: bool = True) -> None:
+    """Each of `names` is a string in `fields`; when not `required`, a missing or null one is allowed too."""
+    for name in names:
+        value = fields.get(name)
+        if not isinstance(value, str) and (required or value is not None):
+            raise Malformed(f"{name} in {where} is {'missing' if value is None else 'not text'}")
