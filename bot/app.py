@@ -27,6 +27,7 @@ from bot.engine import Engine
 from bot.models import Answer, QueryRecord, ResultRef, Surface, Vote
 from bot.querylog import QueryLog, QueryLogError
 from bot.question import MAX_QUESTION_CHARS, combine, is_too_long, question_text
+from bot.slack_client import post_message
 
 logger = logging.getLogger("bot.app")
 
@@ -185,7 +186,7 @@ class Listeners:
         if not await self.log.claim(_unsent(record)):
             logger.info("event %s was answered before the bot restarted: not answering it again", body["event_id"])
             return
-        error = await _deliver(post(self._render(answer, query_id)))
+        error = await _deliver(_poster(client, channel, thread_ts, key=query_id)(self._render(answer, query_id)))
         self._finish(record, error)
 
     def _search(
@@ -425,9 +426,15 @@ def _unsent(record: QueryRecord) -> QueryRecord:
     return record.model_copy(update={"error": error})
 
 
-def _poster(client: AsyncWebClient, channel: str, thread_ts: str | None) -> Callable[[reply.Message], Awaitable[Any]]:
+def _poster(
+    client: AsyncWebClient, channel: str, thread_ts: str | None, key: str | None = None
+) -> Callable[[reply.Message], Awaitable[Any]]:
+    """Posts a message once even if Slack times out (see post_message): `key` names it, the question's
+    id for its answer; without one, each message gets a fresh key."""
+
     def post(message: reply.Message) -> Awaitable[Any]:
-        return client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.kwargs())
+        unique = key or uuid.uuid4().hex
+        return post_message(client, channel=channel, thread_ts=thread_ts, key=unique, **message.kwargs())
 
     return post
 

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, description="app-level token for Socket Mode, xapp-...")
     slack_signing_secret: SecretStr | None = Field(None, description="signing secret for HTTP mode")
     slack_api_url: str = Field(SLACK_API_URL, description="Slack Web API base URL")
+    slack_timeout_seconds: int = Field(
+        10, ge=1, le=120, description="seconds to wait for one Slack Web API call before it counts as timed out"
+    )
     query_log_path: Path = Field(Path("queries.db"), description="SQLite file of the query log")
     save_index: bool = Field(
         True, description="keep the index in a file and reuse it at start-up while the knowledge folder is unchanged"

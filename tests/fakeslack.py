@@ -9,14 +9,19 @@ slack_bolt clients talk to it over real HTTP and websockets, as they talk to Sla
   and then carries the envelopes a test pushes with `socket_send`.
 
 It records every request (`calls`, `wait_for`) and can answer with faults: 429 with
-Retry-After, 5xx, Slack errors, slow answers. The functions after the class build the payloads
-Slack sends to an app (the shapes Slack documents for events, commands and buttons), and
-`signed_request` posts them to the app's own HTTP endpoint, signed as Slack signs them.
+Retry-After, 5xx, Slack errors, slow answers, and the two sides of a time-out: a call carried out
+but answered too late (`answer_late_next`), and a call lost without being carried out
+(`lose_next`). It keeps the messages chat.postMessage accepted, per channel (`channel_messages`),
+and reads them back with `conversations.history` and `conversations.replies`. The functions
+after the class build the payloads Slack sends to an app (the shapes Slack documents for events,
+commands and buttons), and `signed_request` posts them to the app's own HTTP endpoint, signed as
+Slack signs them.
 
 How slack_sdk 3.47 sends its calls, so how the fake reads them: `chat.*` as a JSON body;
 `auth.test` and `apps.connections.open` as a POST with the parameters in the query string and
-no body; `users.info` as a GET with a query string; the token always as `Authorization: Bearer`.
-Bolt's `respond()` posts JSON to the response_url. The fake merges query, JSON and form.
+no body; `users.info` and `conversations.*` as a GET with a query string (booleans as "1"/"0");
+the token always as `Authorization: Bearer`. Bolt's `respond()` posts JSON to the response_url.
+The fake merges query, JSON and form.
 
     async with FakeSlack() as slack:
         client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
@@ -107,6 +112,7 @@ class Fault:
     error: str | None = None
     retry_after: int | None = None
     delay: float = 0.0
+    hold: float = 0.0  # carry the call out at once, then wait this long before answering
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,10 @@ class FakeSlack:
             "chat.update": self._chat_update,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
         }
+        self._channel_messages: defaultdict[str, list[JsonDict]] = defaultdict(list)
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._response_urls = itertools.count(1)
         self._tickets: set[str] = set()
@@ -406,7 +415,11 @@ class FakeSlack:
         handler = self._handlers.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
-        return 200, handler(params), {}
+        body = handler(params)
+        self._keep_message(method, params, body)
+        if fault.hold:
+            await self._hold(fault.hold)
+        return 200, body, {}
 
     def _token_error(self, method: str, token: str | None) -> str | None:
         wanted, other = (
@@ -503,6 +516,97 @@ class FakeSlack:
         ticket = uuid.uuid4().hex
         self._tickets.add(ticket)
         return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/link/?ticket={ticket}&app_id={APP_ID}"}
+
+    # -- time-outs, and the messages Slack keeps (conversations.history / .replies) ----------
+
+    def answer_late_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Carry out the next `times` calls to `method` at once (a chat.postMessage is delivered,
+        and shows in conversations.history), but answer only after `seconds`: a client that times
+        out meanwhile never learns that Slack did what it asked. Compare `delay_next`, which waits
+        first and carries the call out after, and `lose_next`."""
+        self._faults[method].extend([Fault(hold=seconds)] * times)
+
+    def lose_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Hold the next `times` calls to `method` for `seconds` without carrying them out (a
+        chat.postMessage is not delivered), then answer HTTP 503 service_unavailable, recorded as
+        failed: to a client that timed out meanwhile, the call was lost on the way."""
+        self._faults[method].extend([Fault(status=503, error="service_unavailable", delay=seconds)] * times)
+
+    def channel_messages(self, channel: str) -> list[JsonDict]:
+        """Every message Slack holds in `channel`, oldest first: what chat.postMessage accepted there,
+        in threads or not, each as conversations.history shows it with include_all_metadata."""
+        return copy.deepcopy(self._channel_messages[channel])
+
+    def _keep_message(self, method: str, params: JsonDict, body: JsonDict) -> None:
+        """Keep a message chat.postMessage accepted, with its metadata, for the conversations.* methods."""
+        if method != "chat.postMessage" or body.get("ok") is not True:
+            return
+        message = copy.deepcopy(body["message"])
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):  # a form-encoded post sends it as a JSON string
+            metadata = json.loads(metadata)
+        if isinstance(metadata, dict):
+            message["metadata"] = copy.deepcopy(metadata)
+        self._channel_messages[str(body["channel"])].append(message)
+
+    async def _hold(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    def _conversations_history(self, params: JsonDict) -> JsonDict:
+        """A channel's messages, newest first, as Slack documents conversations.history: thread
+        replies are left out (their parents stay), `oldest`/`latest` bound the time (exclusive
+        unless `inclusive`), `limit` defaults to 100, metadata only with `include_all_metadata`.
+        One page: `has_more` says whether `limit` cut it short; there are no cursors."""
+        channel = str(params.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        top = [m for m in self._channel_messages[channel] if m.get("thread_ts", m["ts"]) == m["ts"]]
+        messages, has_more = _page(list(reversed(top)), params, default_limit=100)
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": has_more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _conversations_replies(self, params: JsonDict) -> JsonDict:
+        """A thread's messages, oldest first, as Slack documents conversations.replies, with the same
+        `oldest`/`latest`/`inclusive`/`limit` (default 1000) and metadata rules as history. The fake
+        knows only the messages posted through it, so a thread's parent, usually a person's message,
+        is not among them; a `ts` it knows nothing of gives an empty thread, not thread_not_found."""
+        channel, ts = str(params.get("channel") or ""), str(params.get("ts") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        thread = [m for m in self._channel_messages[channel] if ts in (m["ts"], m.get("thread_ts"))]
+        messages, has_more = _page(thread, params, default_limit=1000)
+        return {"ok": True, "messages": messages, "has_more": has_more, "response_metadata": {"next_cursor": ""}}
+
+
+def _page(messages: list[JsonDict], params: JsonDict, *, default_limit: int) -> tuple[list[JsonDict], bool]:
+    """`messages` (in the order Slack returns them) within `oldest`/`latest`, up to `limit`, and
+    whether more were left out. Metadata is kept only when `include_all_metadata` is true."""
+    inclusive = _true(params.get("inclusive"))
+    oldest = float(params.get("oldest") or 0)
+    latest = float(params["latest"]) if params.get("latest") else float("inf")
+
+    def within(ts: float) -> bool:
+        return (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
+
+    chosen = [copy.deepcopy(m) for m in messages if within(float(m["ts"]))]
+    if not _true(params.get("include_all_metadata")):
+        for message in chosen:
+            message.pop("metadata", None)
+    limit = int(params.get("limit") or default_limit)
+    return chosen[:limit], len(chosen) > limit
+
+
+def _true(value: object) -> bool:
+    """A boolean argument as slack_sdk sends it ("1"/"0" in a query string) or as JSON."""
+    return value is True or str(value).lower() in ("1", "true")
 
 
 def _message(params: JsonDict, ts: str) -> JsonDict:

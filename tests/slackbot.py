@@ -83,6 +83,7 @@ def bot_settings(slack: FakeSlack, tmp_path: Path, **overrides: object) -> Setti
         "slack_app_token": APP_TOKEN,
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack.api_url,
+        "slack_timeout_seconds": 10,
         "query_log_path": tmp_path / "queries.db",
         "save_index": True,
         "index_path": None,

@@ -1,4 +1,4 @@
-"""The Web API client against the fake Slack, over real HTTP: retries, base URL, tokens, Socket Mode."""
+"""The Web API client against the fake Slack, over real HTTP: retries, time-outs, base URL, tokens, Socket Mode."""
 
 from __future__ import annotations
 
@@ -11,13 +11,31 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.slack_client import SERVER_ERROR_RETRIES, web_client
-from tests.fakeslack import BOT_ID, BOT_USER_ID, CHANNEL_ID, TEAM_ID, FakeSlack, app_mention_event, slash_command_form
+from bot.slack_client import (
+    ANSWER_EVENT_TYPE,
+    SERVER_ERROR_RETRIES,
+    TIMEOUT_RETRIES,
+    post_message,
+    web_client,
+)
+from tests.fakeslack import (
+    BOT_ID,
+    BOT_USER_ID,
+    CHANNEL_ID,
+    TEAM_ID,
+    FakeSlack,
+    app_mention_event,
+    new_ts,
+    slash_command_form,
+)
 
 NO_WAIT = FixedValueRetryIntervalCalculator(0.01)
+TIMEOUT = 1  # seconds: the shortest time-out web_client takes
+SLOW = 2.0  # how long a slow Slack holds a call: twice TIMEOUT, so the client has always given up first
 
 
 def settings(slack: FakeSlack, **overrides: object) -> Settings:
@@ -60,16 +78,116 @@ async def test_persistent_server_error_ends_in_slack_api_error_after_bounded_ret
     assert len(slack.calls("chat.postMessage")) == 1 + SERVER_ERROR_RETRIES
 
 
-async def test_slow_slack_times_out_without_a_retry(slack: FakeSlack) -> None:
-    # A retry after a timeout could post the answer twice: Slack may have delivered the first.
-    # A retry would be answered at once, so the client would not raise.
-    slack.delay_next("chat.postMessage", 1.5)
+# --- time-outs ------------------------------------------------------------------------------
+
+
+def slow_client(slack: FakeSlack) -> AsyncWebClient:
+    """The bot's client with a one-second time-out, retrying without waiting."""
+    return web_client(settings(slack), timeout=TIMEOUT, retry_interval=NO_WAIT)
+
+
+def tagged(key: str) -> dict[str, object]:
+    return {"event_type": ANSWER_EVENT_TYPE, "event_payload": {"key": key}}
+
+
+async def test_client_alone_never_repeats_a_timed_out_post(slack: FakeSlack) -> None:
+    # Slack may have delivered a post whose answer timed out: repeating it blindly could post twice.
+    slack.answer_late_next("chat.postMessage", SLOW)
 
     with pytest.raises(TimeoutError):
-        await web_client(settings(slack), timeout=1).chat_postMessage(channel=CHANNEL_ID, text="hi")
+        await slow_client(slack).chat_postMessage(channel=CHANNEL_ID, text="hi")
 
-    [call] = await slack.wait_for("chat.postMessage")
-    assert call.ok  # the fake, like Slack, still delivered the message the client gave up on
+    assert len(slack.channel_messages(CHANNEL_ID)) == 1  # the fake, like Slack, delivered it anyway
+    await slack.wait_for("chat.postMessage")
+    assert len(slack.calls("chat.postMessage")) == 1
+
+
+async def test_read_that_times_out_once_is_retried_and_succeeds(slack: FakeSlack) -> None:
+    slack.add_user("UADMIN", is_admin=True)
+    slack.delay_next("users.info", SLOW)
+
+    user = (await slow_client(slack).users_info(user="UADMIN"))["user"]
+
+    assert (user["id"], user["is_admin"]) == ("UADMIN", True)
+    calls = await slack.wait_for("users.info", 2, timeout=10)
+    assert sorted(call.at for call in calls)[1] - min(call.at for call in calls) >= TIMEOUT - 0.05
+
+
+@pytest.mark.parametrize(("in_thread", "lookup"), [(True, "conversations.replies"), (False, "conversations.history")])
+async def test_timed_out_post_that_slack_delivered_is_found_and_not_posted_again(
+    slack: FakeSlack, in_thread: bool, lookup: str
+) -> None:
+    thread_ts = new_ts() if in_thread else None
+    slack.answer_late_next("chat.postMessage", SLOW)
+
+    response = await post_message(slow_client(slack), channel=CHANNEL_ID, thread_ts=thread_ts, key="q1", text="answer")
+
+    [message] = slack.channel_messages(CHANNEL_ID)
+    assert (message["text"], message.get("thread_ts"), message["metadata"]) == ("answer", thread_ts, tagged("q1"))
+    assert (response["ok"], response["channel"], response["ts"]) == (True, CHANNEL_ID, message["ts"])
+    [look] = slack.calls(lookup)
+    assert look.params["include_all_metadata"] == "1"
+    assert look.params.get("ts") == thread_ts
+    await slack.wait_for("chat.postMessage")  # the first post's late answer
+    assert len(slack.calls("chat.postMessage")) == 1
+
+
+async def test_timed_out_post_that_slack_lost_is_posted_again_and_delivered_once(slack: FakeSlack) -> None:
+    thread_ts = new_ts()
+    slack.lose_next("chat.postMessage", SLOW)
+
+    response = await post_message(slow_client(slack), channel=CHANNEL_ID, thread_ts=thread_ts, key="q1", text="answer")
+
+    [message] = slack.channel_messages(CHANNEL_ID)
+    assert (message["thread_ts"], message["metadata"], message["ts"]) == (thread_ts, tagged("q1"), response["ts"])
+    posts = await slack.wait_for("chat.postMessage", 2, timeout=10)
+    assert sorted(call.ok for call in posts) == [False, True]
+    assert len(slack.calls("conversations.replies")) == 1
+
+
+async def test_post_that_times_out_every_time_looks_before_each_retry_then_raises(slack: FakeSlack) -> None:
+    backoff = 0.5
+    client = web_client(settings(slack), timeout=TIMEOUT, retry_interval=FixedValueRetryIntervalCalculator(backoff))
+    slack.lose_next("chat.postMessage", SLOW, times=10)
+
+    with pytest.raises(TimeoutError):
+        await post_message(client, channel=CHANNEL_ID, thread_ts=new_ts(), key="q1", text="answer")
+
+    assert slack.channel_messages(CHANNEL_ID) == []
+    await slack.wait_for("chat.postMessage", 1 + TIMEOUT_RETRIES, timeout=10)
+    calls = sorted(slack.calls(), key=lambda call: call.at)
+    # Each post times out; after the backoff the bot looks for it before posting again, and once
+    # more after the last post, which could have got through.
+    assert [call.method for call in calls] == ["chat.postMessage", "conversations.replies"] * (1 + TIMEOUT_RETRIES)
+    for post, look in zip(calls[::2], calls[1::2], strict=True):
+        assert look.at - post.at >= TIMEOUT + backoff - 0.05
+
+
+async def test_when_the_lookup_fails_the_post_is_sent_once_more(
+    slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A missing scope: the bot cannot tell whether its answer arrived, and a possible duplicate
+    # beats a possibly lost answer.
+    slack.lose_next("chat.postMessage", SLOW)
+    slack.fail_next("conversations.history", 200, error="missing_scope")
+
+    response = await post_message(slow_client(slack), channel=CHANNEL_ID, thread_ts=None, key="q1", text="answer")
+
+    [message] = slack.channel_messages(CHANNEL_ID)
+    assert response["ts"] == message["ts"]
+    assert "missing_scope" in caplog.text and "posting it once more" in caplog.text
+
+
+async def test_when_the_lookup_fails_the_post_is_sent_once_more_and_no_more(slack: FakeSlack) -> None:
+    slack.lose_next("chat.postMessage", SLOW, times=10)
+    slack.fail_next("conversations.replies", 200, error="missing_scope", times=10)
+
+    with pytest.raises(TimeoutError):
+        await post_message(slow_client(slack), channel=CHANNEL_ID, thread_ts=new_ts(), key="q1", text="answer")
+
+    await slack.wait_for("chat.postMessage", 2, timeout=10)
+    assert len(slack.calls("chat.postMessage")) == 2  # the first post, and one more: at most one duplicate
+    assert len(slack.calls("conversations.replies")) == 1
 
 
 async def test_base_url_and_token_come_from_settings(slack: FakeSlack) -> None:
