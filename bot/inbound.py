@@ -10,6 +10,7 @@ given the fields as parsed here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ logger = logging.getLogger("bot.inbound")
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY = 1024 * 1024  # Slack's requests are a few KB; anything near this is not Slack
+BODY_SECONDS = 5.0  # Slack sends its few KB at once; a sender that stalls mid-body is not Slack
 JSON = "application/json"  # Events API
 FORM = "application/x-www-form-urlencoded"  # slash commands, button clicks (payload=<JSON>), ssl_check
 
@@ -43,7 +45,11 @@ async def checked(request: web.Request, verifier: SignatureVerifier) -> web.Resp
     """The request as Bolt should see it, or the answer that refuses it."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         return _refuse(413, f"the body is over {MAX_BODY} bytes")  # refused before a byte of it is read
-    raw = await request.read()  # aiohttp stops reading past client_max_size (MAX_BODY), answering 413
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            raw = await request.read()  # aiohttp stops reading past client_max_size (MAX_BODY), answering 413
+    except TimeoutError:  # aiohttp has no body time-out of its own: a stalled sender would hold on for ever
+        return _refuse(408, f"the body did not arrive within {BODY_SECONDS:.0f} s")
     timestamp, signature = request.headers.get("X-Slack-Request-Timestamp"), request.headers.get("X-Slack-Signature")
     try:
         signed = verifier.is_valid(raw, timestamp, signature)

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from bot import reply
-from bot.inbound import MAX_BODY
+from bot.inbound import BODY_SECONDS, MAX_BODY
 from tests.conftest import KNOWLEDGE
 from tests.fakeslack import (
     CHANNEL_ID,
@@ -297,7 +297,9 @@ async def test_hostile_request_is_refused_and_changes_nothing(bot: Bot, status: 
 # --- bodies that are too big, or not what their headers say ------------------------------------
 
 
-async def raw_exchange(bot: Bot, head: bytes, body: bytes = b"", *, end_body: bool = False) -> bytes:
+async def raw_exchange(
+    bot: Bot, head: bytes, body: bytes = b"", *, end_body: bool = False, wait: float = RAW_REPLY_SECONDS
+) -> bytes:
     """Write `head` and `body` on a plain TCP connection and read what the bot answers, without closing
     our side (unless `end_body`): a bot that waited for more of the body would never answer."""
     assert bot.running.url is not None
@@ -308,7 +310,7 @@ async def raw_exchange(bot: Bot, head: bytes, body: bytes = b"", *, end_body: bo
         await writer.drain()
         if end_body:
             writer.write_eof()
-        async with asyncio.timeout(RAW_REPLY_SECONDS):
+        async with asyncio.timeout(wait):
             return await reader.read(4096)
     finally:
         writer.close()
@@ -394,6 +396,24 @@ async def test_body_cut_short_of_its_content_length_is_not_processed(bot: Bot) -
     await bot.settle()
 
     assert answer == b"" or 400 <= status_of(answer) < 500  # the sender has gone: closed unanswered, or a 4xx
+    assert bot.slack.calls("chat.postMessage") == []
+    assert logged(bot) == []
+    await still_answers(bot)
+
+
+async def test_sender_that_stalls_mid_body_is_cut_off_with_408(bot: Bot) -> None:
+    body = good_body()
+    headers = [f"{key}: {value}" for key, value in slack_headers(body, JSON).items()]
+
+    # The sender promises the whole body, sends half, and keeps the connection open (a slow-loris).
+    started = time.monotonic()
+    answer = await raw_exchange(
+        bot, head(*headers, f"Content-Length: {len(body)}"), body[:100], wait=BODY_SECONDS + RAW_REPLY_SECONDS
+    )
+    await bot.settle()
+
+    assert status_of(answer) == 408
+    assert time.monotonic() - started >= BODY_SECONDS  # it was given the time Slack would need, and no more
     assert bot.slack.calls("chat.postMessage") == []
     assert logged(bot) == []
     await still_answers(bot)
