@@ -3,7 +3,8 @@
 Scraped news pages arrive with the site around them: cookie and browser banners, navigation
 teasers, sign-up prompts, "Did you enjoy this article?" and reader comments. Reader comments
 are not the article and must never be cited as if they were, so everything from a comments
-heading onwards is dropped. The rules, in the order `clean` applies them:
+heading onwards is dropped. Paragraphs are read as a reader sees them (`visible`): without
+control or invisible format characters, in NFC. The rules, in the order `clean` applies them:
 
 1. a paragraph found verbatim in two or more articles is site chrome (`shared_text`);
 2. paragraphs matching a chrome pattern are dropped (`is_chrome`);
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,9 +51,50 @@ def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+# --- characters ---------------------------------------------------------------------------
+
+
+class _Visible(dict[int, str]):
+    """A `str.translate` table, filled in as characters are met: control characters and odd
+    spaces -> a space; invisible format characters (soft hyphen, zero-width space, joiners, BOM,
+    direction marks and overrides) and lone surrogates -> nothing; anything else -> itself."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        category = unicodedata.category(ch)
+        if category in ("Cf", "Cs"):
+            out = ""
+        elif category in ("Cc", "Zs", "Zl", "Zp"):
+            out = " "
+        else:
+            out = ch
+        if len(self) < 10_000:  # a text of every character there is must not fill memory
+            self[code] = out
+        return out
+
+
+_VISIBLE = _Visible()
+
+
+def visible(text: str) -> str:
+    """`text` as a reader sees it, in NFC: control characters and odd spaces become spaces and
+    invisible format characters are dropped (bot/question.py does the same to questions).
+
+    A soft hyphen or zero-width space inside a scraped word would otherwise split it for the
+    search ("over\u00adspent" is not found by "overspent"), a decomposed "e\u0301" would not
+    match the "\u00e9" a question is normalised to, and a control character or a direction
+    override in an excerpt would reach Slack and the terminal of whoever runs the CLI."""
+    if not text.isprintable():  # nearly every line of an article is: one fast check
+        text = text.translate(_VISIBLE)
+    return unicodedata.normalize("NFC", text)
+
+
 # --- front matter -------------------------------------------------------------------------
 
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+# Four 'key: value' lines take a few hundred characters; YAML is parsed in Python at about 70 KB a
+# second, so a front matter block this long is a mistake (or a whole article between '---' lines).
+MAX_FRONT_MATTER = 10_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +112,8 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
     if not match:
         return FrontMatter(), text
     body = text[match.end() :]
+    if len(match.group(1)) > MAX_FRONT_MATTER:
+        return FrontMatter(warnings=(f"front matter is longer than {MAX_FRONT_MATTER:,} characters; ignored it",)), body
     try:
         data: Any = yaml.safe_load(match.group(1))
     except yaml.YAMLError as exc:
@@ -84,6 +129,10 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
         for key in data
         if key not in FRONT_MATTER_KEYS
     ]
+    for key in ("title", "url", "publisher", "published"):
+        if not isinstance(data.get(key), _SCALARS):
+            warnings.append(f"front matter {key!r} is not a single value; ignored it")
+            data[key] = None
     text_fields = {k: _text_field(data.get(k)) for k in ("title", "url", "publisher")}
     published = data.get("published")
     date: dt.date | None = None
@@ -98,10 +147,15 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
     return FrontMatter(published=date, warnings=tuple(warnings), **text_fields), body
 
 
+# A list or mapping is no title, and printing one can be ruinous: YAML aliases let a few lines
+# nest a list a billion items deep.
+_SCALARS = (str, int, float, dt.date, type(None))
+
+
 def _text_field(value: Any) -> str | None:
     if value is None:
         return None
-    text = " ".join(str(value).split())
+    text = " ".join(visible(str(value)).split())
     return text or None
 
 
@@ -115,39 +169,48 @@ _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 
 def split_paragraphs(text: str, *, markdown: bool = False) -> list[str]:
     """Blank lines separate blocks; inside a block a line break is a paragraph break unless
-    the line is visibly hard-wrapped prose (long, no sentence end, or continued in lower case)."""
+    the line is visibly hard-wrapped prose (long, no sentence end, or continued in lower case).
+    Paragraphs are `visible` text on one line, with single spaces. Linear in the text's length:
+    a paragraph's lines are joined once, at its end, and only its last line is looked at."""
     if markdown:
         text = markdown_to_text(text)
     paragraphs: list[str] = []
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
-        current = ""
+        lines: list[str] = []  # of the paragraph being read
+        length = 0  # of the paragraph being read, joined
         for raw in block.split("\n"):
-            line = " ".join(raw.split())
+            shown = visible(raw)
+            line = " ".join(shown.split())
             if not line:
                 continue
-            if current and _continues(current, raw):
-                current = f"{current} {line}"
+            if lines and _continues(lines[-1], length, shown):
+                lines.append(line)
+                length += 1 + len(line)
             else:
-                if current:
-                    paragraphs.append(current)
-                current = line
-        if current:
-            paragraphs.append(current)
+                if lines:
+                    paragraphs.append(" ".join(lines))
+                lines, length = [line], len(line)
+        if lines:
+            paragraphs.append(" ".join(lines))
     return paragraphs
 
 
-def _continues(previous: str, raw_next: str) -> bool:
+def _continues(last_line: str, length: int, raw_next: str) -> bool:
+    """Whether `raw_next` continues the paragraph of `length` characters ending with `last_line`."""
     if _BULLET.match(raw_next) or _MD_HEADING.match(raw_next):
         return False
     nxt = raw_next.strip()
-    if _SENTENCE_END.search(previous):
+    if _SENTENCE_END.search(last_line):
         return False
-    return len(previous) >= 40 or nxt[:1].islower()
+    return length >= 40 or nxt[:1].islower()
 
 
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
+# No part of these patterns may run past the next bracket, parenthesis or '*' that could start
+# another match: a line of 60,000 characters with many an unclosed "[" or "*" took seconds with
+# `.+?` and `[^\]]+`, each attempt reading to the end of the line (quadratic).
+_MD_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^()]*\)")
+_MD_LINK = re.compile(r"\[([^\[\]]+)\]\([^()]*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)([^*]+?)(?<!\s)\*(?![\w*])")
 _MD_CODE = re.compile(r"`([^`]*)`")
 
 
@@ -329,9 +392,13 @@ def dateline(paragraph: str) -> dt.date | None:
 
 
 def looks_like_headline(paragraph: str) -> bool:
+    return _headline_shaped(paragraph) and dateline(paragraph) is None
+
+
+def _headline_shaped(paragraph: str) -> bool:
     n = len(paragraph.split())
     return 2 <= n <= 25 and len(paragraph) <= 200 and not paragraph.endswith((".", ",", ";", ":")) \
-        and dateline(paragraph) is None and not _BULLET.match(paragraph)  # fmt: skip
+        and not _BULLET.match(paragraph)  # fmt: skip
 
 
 def looks_like_prose(paragraph: str) -> bool:
@@ -345,7 +412,14 @@ def find_headline(paragraphs: Sequence[str]) -> int | None:
     Navigation teasers are followed by one blurb at most, the headline by the article; a
     headline is never found after a run of three prose paragraphs (the article has begun).
     """
-    candidates = []
+    dates: dict[int, dt.date | None] = {}
+
+    def date_of(j: int) -> dt.date | None:  # once per paragraph, not up to four times
+        if j not in dates:
+            dates[j] = dateline(paragraphs[j])
+        return dates[j]
+
+    first_with_one: int | None = None  # the first candidate followed by one prose paragraph
     prose_run = 0
     for i, p in enumerate(paragraphs):
         if looks_like_prose(p):
@@ -354,12 +428,14 @@ def find_headline(paragraphs: Sequence[str]) -> int | None:
                 break
             continue
         prose_run = 0
-        if looks_like_headline(p):
-            following = [q for q in paragraphs[i + 1 : i + 4] if dateline(q) is None][:2]
-            prose = sum(1 for q in following if looks_like_prose(q))
-            candidates.append((prose, i))
-    best = [i for prose, i in candidates if prose == 2] or [i for prose, i in candidates if prose == 1]
-    return best[0] if best else None
+        if _headline_shaped(p) and date_of(i) is None:
+            following = [j for j in range(i + 1, min(i + 4, len(paragraphs))) if date_of(j) is None][:2]
+            prose = sum(looks_like_prose(paragraphs[j]) for j in following)
+            if prose == 2:
+                return i  # the first candidate followed by two wins outright
+            if prose == 1 and first_with_one is None:
+                first_with_one = i
+    return first_with_one
 
 
 # --- the whole article --------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot import clean
 from bot.models import Article, LoadProblem, Passage
-from bot.passages import section_headings, split_passages
+from bot.passages import MAX_SENTENCE_CHARS, overlong_sentences, section_headings, split_passages
 
 ARTICLE_SUFFIXES = (".txt", ".md")
 SYNONYMS_FILE = "synonyms.txt"
@@ -109,6 +109,17 @@ def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], syn
             digest=hashlib.sha256("\n\n".join(cleaned.paragraphs).encode()).hexdigest()[:16],
         )
         articles.append(article)
+        overlong = overlong_sentences(cleaned.paragraphs)
+        if overlong:
+            runs = "a run" if overlong == 1 else f"{overlong:,} runs"
+            problems.append(
+                LoadProblem(
+                    source=page.source,
+                    message=f"{runs} of over {MAX_SENTENCE_CHARS:,} characters without a sentence end (a table?), "
+                    "cut between words into passages",
+                    skipped=False,
+                )
+            )
         texts = split_passages(cleaned.paragraphs)
         for number, (text, heading) in enumerate(zip(texts, section_headings(texts), strict=True), 1):
             passages.append(Passage(id=f"{slug}-{number}", article=article, number=number, text=text, heading=heading))
@@ -194,5 +205,5 @@ def _slug(source: str, taken: set[str]) -> str:
 
 def _title_from_name(source: str) -> str:
     stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    words = re.sub(r"[_\-]+", " ", stem).strip()
+    words = " ".join(re.sub(r"[_\-]+", " ", clean.visible(stem)).split())
     return words[:1].upper() + words[1:] if words else source

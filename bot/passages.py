@@ -3,6 +3,11 @@
 A passage is one to a few whole paragraphs, about 40-180 words and at most 1,000 characters,
 so that the whole passage can be shown as it is. A paragraph too long for one passage is split
 between sentences, never inside one; a heading stays with the text it introduces.
+
+The one exception: a "sentence" of more than MAX_SENTENCE_CHARS is not prose but a table, a
+list or a file without punctuation, and it is cut between words into passage-sized pieces. Kept
+whole, one such run in a 10 MB file made a 10 MB passage, which every question it matched
+analysed again to highlight it (two seconds each).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Sequence
 MIN_WORDS = 40
 MAX_WORDS = 180
 MAX_CHARS = 1000
+MAX_SENTENCE_CHARS = 5000  # longer than any sentence a person writes
 SEPARATOR = "\n\n"
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9£$€])")
@@ -39,12 +45,45 @@ def _units(paragraph: str, max_words: int, max_chars: int) -> list[str]:
         return [paragraph]
     units: list[str] = []
     for sentence in sentences(paragraph):
+        if len(sentence) > MAX_SENTENCE_CHARS:
+            units += _pieces(sentence, max_words, max_chars)
+            continue
         joined = f"{units[-1]} {sentence}" if units else sentence
         if units and _fits(joined, max_words, max_chars):
             units[-1] = joined
         else:
             units.append(sentence)  # a sentence longer than a passage stays whole
     return units
+
+
+_NON_SPACE = re.compile(r"\S+")
+
+
+def _pieces(text: str, max_words: int, max_chars: int) -> list[str]:
+    """`text` cut between words into pieces that fit in a passage; a word longer than a passage
+    is cut too. Linear: the pieces are sliced from `text` by position."""
+    pieces: list[str] = []
+    start = end = words = 0  # the piece being made is text[start:end], of `words` words
+    for word in _NON_SPACE.finditer(text):
+        a, b = word.span()
+        if words and (b - start > max_chars or words >= max_words):
+            pieces.append(text[start:end])
+            words = 0
+        if not words:
+            start = a
+        while b - start > max_chars:
+            pieces.append(text[start : start + max_chars])
+            start += max_chars
+        end, words = b, words + 1
+    if words:
+        pieces.append(text[start:end])
+    return pieces
+
+
+def overlong_sentences(paragraphs: Sequence[str]) -> int:
+    """How many runs of more than MAX_SENTENCE_CHARS without a sentence end `split_passages`
+    cuts between words, for the loader to report."""
+    return sum(len(s) > MAX_SENTENCE_CHARS for p in paragraphs if len(p) > MAX_SENTENCE_CHARS for s in sentences(p))
 
 
 def _is_heading(paragraph: str) -> bool:

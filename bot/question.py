@@ -9,8 +9,8 @@ thread's earlier question so that the search still knows what is being asked abo
 from __future__ import annotations
 
 import re
-import unicodedata
 
+from bot.clean import visible
 from bot.text import STOP_WORDS
 
 MAX_QUESTION_CHARS = 2000
@@ -50,7 +50,7 @@ def question_text(text: str, bot_user_id: str | None) -> str:
     text = _MARKUP.sub(lambda m: _words(m[1], bot_user_id), text)
     # &amp; last, so "&amp;lt;" (someone typing "&lt;") stays "&lt;".
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    text = unicodedata.normalize("NFC", "".join(_normal(c) for c in text))
+    text = visible(text)  # as articles are read (bot/clean.py), so the two meet on the same characters
     return _LEADING_JUNK.sub("", " ".join(text.split()))
 
 
@@ -108,14 +108,3 @@ def _words(markup: str, bot_user_id: str | None) -> str:
         # <!date^...|fallback> reads as its fallback; <!here>, <!channel>, <!subteam^...> say nothing.
         return label if target.startswith("!date^") and label else " "
     return label or target
-
-
-def _normal(ch: str) -> str:
-    """One character made safe: controls and odd spaces become a space; invisible format characters
-    (zero-width space, joiners, BOM, soft hyphen, direction marks) and lone surrogates are dropped."""
-    if ch.isascii():
-        return ch if ch.isprintable() else " "
-    category = unicodedata.category(ch)
-    if category in ("Cf", "Cs"):
-        return ""
-    return " " if category in ("Cc", "Zs", "Zl", "Zp") else ch
