@@ -232,6 +232,26 @@ async def test_empty_mention_gets_a_usage_hint_in_the_thread(bot: Bot) -> None:
     assert await bot.rows() == []
 
 
+@pytest.mark.parametrize("shape", ["words", "one long word", "markup"])
+async def test_a_100000_character_question_gets_a_clear_reply_and_the_bot_goes_on(bot: Bot, shape: str) -> None:
+    filler = {
+        "words": "commissioning budget " * 5000,
+        "one long word": "x" * 100_000,
+        "markup": "<!channel> <@U0999> *budget* " * 4000,
+    }
+    event = app_mention_event(mention_text(filler[shape]))
+
+    assert (await bot.event(event)).status == 200
+    [call] = await bot.posts()
+    await bot.event(app_mention_event(mention_text(QUESTION)))
+    [_, answer] = await bot.posts(count=2)
+
+    assert call.params["thread_ts"] == event["event"]["ts"]
+    assert re.search(r"That question is [\d,]+ characters long and I can search at most 2,000", reads(call.params))
+    assert "<!channel>" not in str(call.params)  # nothing of it is echoed unescaped
+    assert ANSWER in reads(answer.params)
+
+
 # --- /ask ----------------------------------------------------------------------------------
 
 
