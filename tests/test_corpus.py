@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import KnowledgeError, load
+from bot.corpus import KnowledgeError, load, visible_files
 from tests.conftest import KNOWLEDGE
 
 GOOD = "Councils and CCGs\n\n" + "Councils and clinical commissioning groups agreed to pool budgets this year. " * 6
@@ -85,3 +85,22 @@ def test_real_knowledge_folder_loads_cleanly() -> None:
     assert len(corpus.articles) == 5
     assert corpus.problems == ()
     assert 20 <= len(corpus.passages) <= 40
+
+
+def test_the_files_looked_at_are_those_in_visible_folders_in_path_order(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    for name in ("b.txt", "a-c.txt", "a/b.txt", "a/z/y.md", ".git/x.txt", "_drafts/d.txt", "a/.hidden.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x", encoding="utf-8")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "linked.txt").write_text("x", encoding="utf-8")
+    (root / "link.txt").symlink_to(outside / "linked.txt")  # a link to a file is the file
+    (root / "linked_folder").symlink_to(outside)  # a link to a folder is not followed
+    (root / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+
+    names = [name for _, name in visible_files(root)]
+
+    # Folder by folder, as the files are listed in a file manager: "a/..." before "a-c.txt".
+    assert names == ["a/b.txt", "a/z/y.md", "a-c.txt", "b.txt", "link.txt"]
+    assert [path for path, _ in visible_files(root)] == [root / name for name in names]
