@@ -38,6 +38,9 @@ RETRY_FIRST, RETRY_MAX = 0.05, 5.0  # seconds between write attempts during an o
 FEEDBACK_WAIT = 2.0  # seconds a vote waits for its question to reach the database
 CLOSE_WAIT = 10.0  # seconds close() waits for queued rows to be written
 CLAIM_WAIT = 0.5  # seconds an answer waits for its question's row to commit; during an outage it does not wait
+# Seconds a finished question's update may wait to share the next question's transaction: each transaction
+# costs the event loop a few round trips to the database thread, so fewer of them leave more for answering.
+FINISH_DELAY = 0.1
 
 # Each step moves the schema up one version (PRAGMA user_version). Never edit a released step: add one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -141,6 +144,7 @@ class QueryLog:
         self._outage: float | None = None  # when (time.monotonic) writes started failing
         self._closed = False
         self._wake = asyncio.Event()
+        self._late: asyncio.TimerHandle | None = None  # wakes the writer for rows that may wait (FINISH_DELAY)
         self._progress = asyncio.Condition()
         self._write_lock = asyncio.Lock()  # one transaction at a time on the writer connection
         self._task = asyncio.create_task(self._write_forever(), name="querylog-writer")
@@ -198,7 +202,7 @@ class QueryLog:
 
     def finish(self, query_id: str, latency_ms: float, error: str | None) -> None:
         """Complete a claimed question's row once its answer is delivered (or not: `error` says why)."""
-        self._enqueue(_Finish(query_id, latency_ms, error))
+        self._enqueue(_Finish(query_id, latency_ms, error), wait=FINISH_DELAY)
 
     def _stored(self, row: QueryRecord) -> QueryRecord:
         """`row` as it is kept: its time in UTC (so times compare, in memory and as text), its user hashed if set up."""
@@ -247,6 +251,7 @@ class QueryLog:
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until every row queued so far is written; False if `timeout` seconds pass first."""
         target = self._accepted
+        self._wake.set()  # rows that could wait are wanted now
         if self._task.done():
             return self._done >= target
         try:
@@ -265,6 +270,8 @@ class QueryLog:
             logger.error("query log %s: closing with %d rows that could not be written", self.path, self.pending)
         self._task.cancel()
         await asyncio.wait([self._task])
+        if self._late is not None:
+            self._late.cancel()
         for item in self._queue:  # nobody may wait on a claim that will never be written
             if isinstance(item, _Claim) and not item.new.done():
                 item.new.set_result(True)
@@ -277,8 +284,8 @@ class QueryLog:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def _enqueue(self, item: _Item) -> bool:
-        """Queue `item`; False if it was dropped.
+    def _enqueue(self, item: _Item, wait: float = 0.0) -> bool:
+        """Queue `item` to be written within `wait` seconds (with whatever comes meanwhile); False if it was dropped.
 
         Policy when full: drop the NEW row, so rows already accepted (and promised to flush) survive;
         count every drop and log an error when dropping starts and when it stops."""
@@ -291,8 +298,15 @@ class QueryLog:
             return False
         self._queue.append(item)
         self._accepted += 1
-        self._wake.set()
+        if not wait:
+            self._wake.set()
+        elif self._late is None:
+            self._late = asyncio.get_running_loop().call_later(wait, self._wake_late)
         return True
+
+    def _wake_late(self) -> None:
+        self._late = None
+        self._wake.set()
 
     async def _write_forever(self) -> None:
         """Drain the queue in batches while the log is open; a batch that fails stays queued and is retried."""
@@ -336,18 +350,21 @@ class QueryLog:
         questions = [_params(item.row if isinstance(item, _Claim) else item) for item in batch if _is_question(item)]
         finished = [(item.latency_ms, item.error, item.query_id) for item in batch if isinstance(item, _Finish)]
         attempts = [item for item in batch if isinstance(item, _AdminAttempt)]
-        events = [claim.row.event_id for claim in claims if claim.row.event_id is not None]
+        refused: set[str] = set()  # claims whose event was logged already: their rows were not inserted
         async with self._write_lock, _transaction(self._db):
-            logged: set[str] = set()
-            if events:
-                sql = f"SELECT event_id FROM queries WHERE event_id IN ({', '.join('?' * len(events))})"
-                logged = {event for (event,) in await self._db.execute_fetchall(sql, events)}
-            for sql, rows in ((INSERT, questions), (FINISH, finished), (INSERT_ADMIN, attempts)):
-                if rows:  # inserts before updates: a batch may hold a question and its finish
+            if questions:
+                inserted = (await self._db.executemany(INSERT, questions)).rowcount
+                if claims and inserted < len(questions):  # rare (a retry): find out which rows went in
+                    ids = [claim.row.id for claim in claims]
+                    sql = f"SELECT id FROM queries WHERE id IN ({', '.join('?' * len(ids))})"
+                    written = {found for (found,) in await self._db.execute_fetchall(sql, ids)}
+                    refused = set(ids) - written
+            for sql, rows in ((FINISH, finished), (INSERT_ADMIN, attempts)):  # after the inserts they may update
+                if rows:
                     await self._db.executemany(sql, rows)
         for claim in claims:
             if not claim.new.done():  # its waiter may have given up
-                claim.new.set_result(claim.row.event_id not in logged)
+                claim.new.set_result(claim.row.id not in refused)
 
     def _report_recovery(self) -> None:
         if self._outage is not None:
