@@ -224,6 +224,19 @@ async def test_a_claimed_question_is_committed_before_its_answer_and_finished_af
     assert await log.get(row.id) == row.model_copy(update={"latency_ms": 12.5, "error": None})
 
 
+async def test_a_finish_nobody_flushes_still_reaches_the_database(log: QueryLog, path: Path) -> None:
+    row = ask(event_id="Ev8", error="not sent yet")
+    assert await log.claim(row)
+    log.finish(row.id, 3.5, None)  # no question follows to share a transaction with: it goes alone, soon
+    async with asyncio.timeout(5):
+        while True:
+            with connect(path) as db:
+                if db.execute("SELECT latency_ms, error FROM queries").fetchall() == [(3.5, None)]:
+                    break
+            await asyncio.sleep(0.02)
+    assert log.pending == 0
+
+
 async def test_a_claim_survives_a_restart_so_a_late_retry_is_not_answered(path: Path) -> None:
     async with await QueryLog.open(path) as log:
         assert await log.claim(ask(event_id="Ev9"))
