@@ -163,12 +163,11 @@ class Listeners:
         if not self.seen.claim(body.get("event_id"), f"{channel}:{event.get('ts')}"):
             return
         question = question_text(str(event.get("text", "")), context.get("bot_user_id"))
-        post = _poster(client, channel, thread_ts)
         if not question:
-            await _deliver(post(reply.usage_message()))
+            await _deliver(_post(client, channel, thread_ts, reply.usage_message()))
             return
         if is_too_long(question):
-            await _deliver(post(reply.too_long_message(len(question), MAX_QUESTION_CHARS)))
+            await _deliver(_post(client, channel, thread_ts, reply.too_long_message(len(question), MAX_QUESTION_CHARS)))
             return
         if previous is not None:
             question = combine(question, previous)
@@ -186,7 +185,7 @@ class Listeners:
         if not await self.log.claim(_unsent(record)):
             logger.info("event %s was answered before the bot restarted: not answering it again", body["event_id"])
             return
-        error = await _deliver(_poster(client, channel, thread_ts, key=query_id)(self._render(answer, query_id)))
+        error = await _deliver(_post(client, channel, thread_ts, self._render(answer, query_id), key=query_id))
         self._finish(record, error)
 
     def _search(
@@ -305,7 +304,7 @@ class Listeners:
         if ephemeral:
             await _deliver(respond(response_type="ephemeral", replace_original=False, **message.kwargs()))
         else:
-            await _deliver(_poster(client, str(record.channel), record.thread_ts)(message))
+            await _deliver(_post(client, str(record.channel), record.thread_ts, message))
 
     async def on_share(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
@@ -426,17 +425,12 @@ def _unsent(record: QueryRecord) -> QueryRecord:
     return record.model_copy(update={"error": error})
 
 
-def _poster(
-    client: AsyncWebClient, channel: str, thread_ts: str | None, key: str | None = None
-) -> Callable[[reply.Message], Awaitable[Any]]:
-    """Posts a message once even if Slack times out (see post_message): `key` names it, the question's
-    id for its answer; without one, each message gets a fresh key."""
-
-    def post(message: reply.Message) -> Awaitable[Any]:
-        unique = key or uuid.uuid4().hex
-        return post_message(client, channel=channel, thread_ts=thread_ts, key=unique, **message.kwargs())
-
-    return post
+def _post(
+    client: AsyncWebClient, channel: str, thread_ts: str | None, message: reply.Message, key: str | None = None
+) -> Awaitable[Any]:
+    """Post `message` once even if Slack times out (see post_message): `key` names it, the question's
+    id for its answer; without one, it gets a fresh key."""
+    return post_message(client, channel=channel, thread_ts=thread_ts, key=key or uuid.uuid4().hex, **message.kwargs())
 
 
 async def _deliver(sending: Awaitable[Any]) -> str | None:

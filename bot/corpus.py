@@ -133,7 +133,7 @@ def visible_files(folder: Path) -> list[tuple[Path, str]]:
 
     A symbolic link to a file counts as the file; one to a folder is not followed. os.scandir
     rather than Path.rglob: it knows most entries' kinds without a stat call (200,000 files:
-    1.2 s instead of 4.5 s)."""
+    about 2 s instead of 4.5 s)."""
     found: list[tuple[tuple[str, ...], str]] = []
 
     def visit(where: str, prefix: tuple[str, ...]) -> None:

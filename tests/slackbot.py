@@ -25,9 +25,10 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.config import Settings, load_settings
+from bot.inbound import EVENTS_PATH
 from bot.models import QueryRecord
 from bot.search import DEFAULT_MIN_RELEVANCE
-from bot.serve import EVENTS_PATH, HEALTH_PATH, Running, running
+from bot.serve import HEALTH_PATH, Running, running
 from tests.conftest import KNOWLEDGE
 from tests.fakeslack import (
     APP_TOKEN,
@@ -49,6 +50,7 @@ from tests.fakeslack import (
     signed_request,
     slash_command_form,
 )
+from tests.mrkdwn import unescape
 
 JsonDict = dict[str, Any]
 
@@ -231,8 +233,7 @@ def block_texts(message: Mapping[str, Any]) -> str:
 
 def reads(message: Mapping[str, Any]) -> str:
     """What a reader sees of a message: `block_texts` without bold or code markers, entities shown as characters."""
-    text = block_texts(message).replace("*", "").replace("`", "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescape(block_texts(message).replace("*", "").replace("`", ""))
 
 
 _MARKUP = re.compile(r"<([^<>]*)>")

@@ -13,24 +13,16 @@ import errno
 import shutil
 import signal
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from bot.app import UNSENT
-from tests.fakeslack import JSON, FakeSlack, app_mention_event, json_body, signed_request
+from tests.fakeslack import BOT_TOKEN, JSON, SIGNING_SECRET, FakeSlack, app_mention_event, json_body, signed_request
 from tests.slackbot import ANSWER, QUESTION, mention_text, reads, serving
-from tests.test_serve import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, bot_process, free_port
+from tests.test_serve import bot_process, free_port
 
 SETTLE = 20.0  # generous: how long the test waits for answers that should come in well under a second each
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
-        yield fake
 
 
 def settings_for(slack: FakeSlack, **more: str) -> dict[str, str]:
@@ -192,8 +184,10 @@ async def test_a_full_disk_keeps_answers_going_and_the_rows_are_written_once_the
     assert "query log flushed and closed" in printed
 
 
-async def test_while_another_program_locks_the_log_every_question_is_answered_and_logged_after(tmp_path: Path) -> None:
-    async with FakeSlack() as slack, serving(slack, tmp_path) as bot:
+async def test_while_another_program_locks_the_log_every_question_is_answered_and_logged_after(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with serving(slack, tmp_path) as bot:
         events = [app_mention_event(mention_text(f"{QUESTION} <{n}>")) for n in range(10)]
         with contextlib.closing(sqlite3.connect(tmp_path / "queries.db", isolation_level=None)) as locker:
             locker.execute("BEGIN EXCLUSIVE")  # e.g. an admin's sqlite3 shell holding a write transaction

@@ -15,7 +15,7 @@ import re
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from bot.question import MAX_QUESTION_CHARS, is_too_long, question_text
 from bot.search import Index
 from bot.text import Analyzer
 from tests.conftest import KNOWLEDGE
+from tests.mrkdwn import BARE_ENTITY, assert_inert, text_objects, unescape
 
 BOT = "U0BOT1"
 SHARER = "U0SHARE9"
@@ -102,28 +103,6 @@ def assert_one_visible_line(paragraph: str) -> None:
 # --- Slack checks ------------------------------------------------------------------------------------
 
 LINK_OR_MENTION = re.compile(r"<([^<>]*)>")
-BARE_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
-
-
-def unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def text_objects(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        if value.get("type") in ("mrkdwn", "plain_text") and isinstance(value.get("text"), str):
-            yield value
-        for v in value.values():
-            yield from text_objects(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from text_objects(v)
-
-
-def assert_inert(text: str) -> None:
-    """No Slack markup at all, and every '&' starts one of the three entities."""
-    assert "<" not in text and ">" not in text, text[:300]
-    assert not BARE_ENTITY.search(text), text[:300]
 
 
 def assert_only_our_markup(text: str, urls: AbstractSet[str], users: AbstractSet[str]) -> None:
@@ -144,7 +123,7 @@ def assert_only_our_markup(text: str, urls: AbstractSet[str], users: AbstractSet
 def check_message(
     message: reply.Message, urls: AbstractSet[str] = frozenset(), users: AbstractSet[str] = frozenset()
 ) -> None:
-    """Slack's limits (../shared/SLACK.md, bot/reply.py) on what would be posted, and escaping."""
+    """Slack's documented limits (as bot/reply.py states them) on what would be posted, and escaping."""
     json.dumps(message.kwargs(), ensure_ascii=False).encode("utf-8")  # Slack takes UTF-8 JSON
     assert 0 < len(message.text) <= reply.MAX_FALLBACK <= 40_000
     assert_inert(message.text)  # the fallback (notifications) carries no markup at all

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,39 +25,15 @@ from bot.reply import (
     with_vote,
 )
 from bot.search import Index
+from tests.mrkdwn import assert_inert, text_objects, unescape
 
 QID = "0123456789abcdef0123456789abcdef"
 HOSTILE = "<!channel> R&D <@U123> <https://evil.example|click> <!subteam^S1|@team> &lt;"
-BARE_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")
 BOLD = re.compile(r"(?<![^\s(“‘\"'])\*([^*\n]+)\*")  # our bold markers; the corpus has no literal '*'
-
-
-def unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def text_objects(value: Any) -> Iterator[dict[str, Any]]:
-    """Every text object (mrkdwn or plain_text) anywhere in some blocks."""
-    if isinstance(value, dict):
-        if value.get("type") in ("mrkdwn", "plain_text") and isinstance(value.get("text"), str):
-            yield value
-        for v in value.values():
-            yield from text_objects(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from text_objects(v)
 
 
 def mrkdwn(message: Message) -> list[str]:
     return [t["text"] for t in text_objects(message.blocks) if t["type"] == "mrkdwn"]
-
-
-def assert_inert(text: str, allowed: tuple[str, ...] = ()) -> None:
-    """No Slack markup but what we meant (`allowed`), and every '&' starts an entity."""
-    for token in allowed:
-        text = text.replace(token, "")
-    assert "<" not in text and ">" not in text, text[:300]
-    assert not BARE_ENTITY.search(text), text[:300]
 
 
 def sections(message: Message) -> list[str]:
