@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.models import Answer, QueryRecord, ResultRef, Surface, Vote
 from bot.querylog import QueryLog, QueryLogError
-from bot.question import MAX_QUESTION_CHARS, combine, is_too_long, question_text
+from bot.question import MAX_QUESTION_CHARS, admin_verb, combine, is_chatter, is_too_long, question_text
 from bot.slack_client import post_message
 
 logger = logging.getLogger("bot.app")
@@ -163,6 +163,8 @@ class Listeners:
         if not self.seen.claim(body.get("event_id"), f"{channel}:{event.get('ts')}"):
             return
         question = question_text(str(event.get("text", "")), context.get("bot_user_id"))
+        if is_chatter(question) and (question or surface == "thread"):
+            return  # "thanks!", "ok", an emoji: nothing to answer, and no question to log
         if not question:
             await _deliver(_post(client, channel, thread_ts, reply.usage_message()))
             return
@@ -347,12 +349,11 @@ class Listeners:
     ) -> None:
         await ack()
         user = str(command.get("user_id", ""))
-        words = str(command.get("text", "")).split()
-        verb = words[0].lower() if words else "help"
+        verb = admin_verb(str(command.get("text", "")))
         allowed = await self._is_admin(user, client)
-        self.log.record_admin(user, verb[:50], allowed)
+        self.log.record_admin(user, verb, allowed)
         if not allowed:
-            logger.warning("refused /ask-admin %s from %s", verb[:50], self.log.pseudonym(user))
+            logger.warning("refused /ask-admin %s from %s", verb, self.log.pseudonym(user))
             await respond(**reply.refusal_message().kwargs())
             return
         if verb == "reload":

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from bot.characters import visible
 
 FRONT_MATTER_KEYS = ("title", "url", "published", "publisher")
 
@@ -49,44 +50,6 @@ def fold(text: str) -> str:
     if _TO_FOLD.search(text):
         text = _TO_FOLD.sub(lambda m: str(_FOLDED[m.group()]), text)
     return " ".join(text.casefold().split())
-
-
-# --- characters ---------------------------------------------------------------------------
-
-
-class _Visible(dict[int, str]):
-    """A `str.translate` table, filled in as characters are met: control characters and odd
-    spaces -> a space; invisible format characters (soft hyphen, zero-width space, joiners, BOM,
-    direction marks and overrides) and lone surrogates -> nothing; anything else -> itself."""
-
-    def __missing__(self, code: int) -> str:
-        ch = chr(code)
-        category = unicodedata.category(ch)
-        if category in ("Cf", "Cs"):
-            out = ""
-        elif category in ("Cc", "Zs", "Zl", "Zp"):
-            out = " "
-        else:
-            out = ch
-        if len(self) < 10_000:  # a text of every character there is must not fill memory
-            self[code] = out
-        return out
-
-
-_VISIBLE = _Visible()
-
-
-def visible(text: str) -> str:
-    """`text` as a reader sees it, in NFC: control characters and odd spaces become spaces and
-    invisible format characters are dropped (bot/question.py does the same to questions).
-
-    A soft hyphen or zero-width space inside a scraped word would otherwise split it for the
-    search ("over\u00adspent" is not found by "overspent"), a decomposed "e\u0301" would not
-    match the "\u00e9" a question is normalised to, and a control character or a direction
-    override in an excerpt would reach Slack and the terminal of whoever runs the CLI."""
-    if not text.isprintable():  # nearly every line of an article is: one fast check
-        text = text.translate(_VISIBLE)
-    return unicodedata.normalize("NFC", text)
 
 
 # --- front matter -------------------------------------------------------------------------

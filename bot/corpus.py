@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import clean
+from bot.characters import visible
 from bot.models import Article, LoadProblem, Passage
 from bot.passages import MAX_SENTENCE_CHARS, overlong_sentences, section_headings, split_passages
 
@@ -218,5 +219,5 @@ def _slug(source: str, taken: set[str]) -> str:
 
 def _title_from_name(source: str) -> str:
     stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    words = " ".join(re.sub(r"[_\-]+", " ", clean.visible(stem)).split())
+    words = " ".join(re.sub(r"[_\-]+", " ", visible(stem)).split())
     return words[:1].upper() + words[1:] if words else source

@@ -1,5 +1,10 @@
 """Log lines for the whole process: text or JSON, one line each, with secrets scrubbed from every line.
 
+Every line is one line: outside text in a message or a fact (a file name with a newline in it, an
+admin's command with an ESC sequence, a right-to-left override) has its invisible characters written
+as escapes (bot/characters.py `printable`) before any formatter sees it, so it can neither forge a
+line nor play tricks on the terminal that shows it.
+
 Code logs a short message and puts the facts in `extra` (`logger.info("question answered",
 extra={"latency_ms": 12.5, ...})`). As text they follow the message as `key=value`; as JSON
 (python-json-logger) they are fields, ready for a log shipper. Either way the formatted line,
@@ -17,6 +22,8 @@ from typing import IO, Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
+from bot.characters import printable
+
 REDACTED = "[redacted]"
 # A value this short is no secret worth the name (Slack's are 30+ characters), and replacing it
 # everywhere would shred every line; settings that short are only ever test values.
@@ -31,6 +38,20 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 def extras(record: logging.LogRecord) -> dict[str, object]:
     """The facts a log call passed in `extra`."""
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class Printable(logging.Filter):
+    """Writes the invisible characters of a record's message and text facts as escapes (one line each)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        shown = printable(message)
+        if shown != message:
+            record.msg, record.args = shown, None
+        for key, value in extras(record).items():
+            if isinstance(value, str) and not value.isprintable():
+                setattr(record, key, printable(value))
+        return True
 
 
 class TextFormatter(logging.Formatter):
@@ -93,6 +114,7 @@ def configure(
     Replaces the handler an earlier call installed, so calling it twice does not double lines."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(style, secrets))
+    handler.addFilter(Printable())
     handler.set_name("bot")
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "bot"]:
@@ -106,4 +128,4 @@ def configure(
 
 def _value(value: object) -> str:
     text = str(value)
-    return repr(text) if not text or any(c.isspace() or c in "\"'=" for c in text) else text
+    return repr(text) if not text or not text.isprintable() or any(c.isspace() or c in "\"'=" for c in text) else text

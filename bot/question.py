@@ -2,7 +2,8 @@
 
 Slack sends text with its own markup (`<@U123>`, `<#C1|general>`, `<https://x|label>`, `<!here>`)
 and with `&`, `<`, `>` escaped as entities; `question_text` turns that back into the words a person
-would read. `combine` joins an elliptical follow-up in a thread ("and in 2016-17?") to the
+would read (emoji codes such as `:+1:` say nothing to search, and are dropped). `is_chatter` tells a
+"thanks!" or a "👍" from a question. `combine` joins an elliptical follow-up in a thread ("and in 2016-17?") to the
 thread's earlier question so that the search still knows what is being asked about.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from bot.clean import visible
+from bot.characters import printable, visible
 from bot.text import STOP_WORDS
 
 MAX_QUESTION_CHARS = 2000
@@ -18,6 +19,9 @@ MAX_FRAGMENT_WORDS = 3  # a follow-up with more content words than this is a que
 
 _MARKUP = re.compile(r"<([^<>]*)>")
 _LEADING_MENTIONS = re.compile(r"^(?:\s*<@[^<>]*>)+")
+# Slack sends emoji as codes: ":+1:", ":joy:", ":wave::skin-tone-3:". A code has a letter, or is one of
+# the few without ("+1", "-1", "100"), so "1:2:3" and "10:30:00" stay as they are.
+_EMOJI_CODE = re.compile(r"(?<![\w:]):(?:[a-z0-9_+'-]*[a-z][a-z0-9_+'-]*|[+-]1|100):(?::skin-tone-[2-6]:)?")
 _LEADING_JUNK = re.compile(r"^[\s:,;.\-–—]+")  # left by "<@BOT>: question"
 # Words that open an elliptical follow-up, possibly several: "ok and what about ICSs?".
 _OPENER = re.compile(
@@ -50,8 +54,38 @@ def question_text(text: str, bot_user_id: str | None) -> str:
     text = _MARKUP.sub(lambda m: _words(m[1], bot_user_id), text)
     # &amp; last, so "&amp;lt;" (someone typing "&lt;") stays "&lt;".
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = _EMOJI_CODE.sub(" ", text)
     text = visible(text)  # as articles are read (bot/clean.py), so the two meet on the same characters
     return _LEADING_JUNK.sub("", " ".join(text.split()))
+
+
+# Words that only acknowledge an answer or react to it. A message of these and stop words alone
+# ("thanks!", "ok great, thank you", "lol") asks nothing, and answering it would only repeat the thread.
+ACKNOWLEDGEMENTS = frozenset(
+    """thanks thank thx ty tyvm cheers ta ok okay okey k kk cool great nice good perfect brilliant awesome
+    excellent lovely super fab fantastic amazing helpful useful interesting lol lmao rofl haha hahaha hehe
+    yes yeah yep yup no nope nah sure right gotcha understood noted appreciated appreciate wow sweet ace
+    np makes sense""".split()
+)
+
+
+def is_chatter(question: str) -> bool:
+    """Whether a message (as `question_text` gives it) has nothing to search: no words at all (an
+    emoji, "?"), or only acknowledgements and stop words ("thanks!", "ok", "lol", "got it, thanks")."""
+    words = [w.casefold() for w in _WORD.findall(question)]
+    if not words:
+        return True
+    return any(w in ACKNOWLEDGEMENTS for w in words) and all(w in ACKNOWLEDGEMENTS or w in STOP_WORDS for w in words)
+
+
+MAX_ADMIN_VERB = 50  # characters of an /ask-admin command's first word that are logged and stored
+
+
+def admin_verb(text: str) -> str:
+    """The first word of an /ask-admin command in lower case ("help" when there is none), as it may
+    be logged and stored: invisible characters written as escapes, at most MAX_ADMIN_VERB long."""
+    words = text.split()
+    return printable(words[0].lower())[:MAX_ADMIN_VERB] if words else "help"
 
 
 def is_too_long(question: str) -> bool:

@@ -27,6 +27,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.characters import printable
 from bot.models import Answer, Hit, ReloadReport, Stats, Vote, count, format_date
 
 ACTION_VOTE_UP = "vote_up"
@@ -379,8 +380,9 @@ def _listed(names: Sequence[str], limit: int) -> str:
 
 
 def _line(text: str) -> str:
-    """Whitespace collapsed: titles and names are shown on one line."""
-    return " ".join(text.split())
+    """Whitespace collapsed and invisible characters written as escapes: titles and names are shown
+    on one line, as they are (a right-to-left override in a file name must not reverse it)."""
+    return printable(" ".join(text.split()))
 
 
 def _short(text: str, limit: int) -> str:

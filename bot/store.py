@@ -49,6 +49,7 @@ CHECKSUM = 32  # bytes of SHA-256 at the end of the file
 SHAPING_MODULES = (
     "bot.bm25",
     "bot.catalog",
+    "bot.characters",
     "bot.clean",
     "bot.common_words",
     "bot.corpus",

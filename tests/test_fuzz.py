@@ -10,6 +10,7 @@ loaded two-core machine, far less than what the quadratic code they guard agains
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import tempfile
@@ -26,11 +27,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
-from bot import clean, reply
+from bot import clean, logs, reply
+from bot.characters import printable
 from bot.corpus import MAX_FILE_BYTES, load
 from bot.models import Answer, ReloadReport
 from bot.passages import MAX_CHARS, MAX_SENTENCE_CHARS
-from bot.question import MAX_QUESTION_CHARS, is_too_long, question_text
+from bot.question import MAX_QUESTION_CHARS, admin_verb, is_too_long, question_text
 from bot.search import Index
 from bot.text import Analyzer
 from tests.conftest import KNOWLEDGE
@@ -435,13 +437,75 @@ def test_hostile_articles_are_answered_cited_and_escaped(
         assert answer is not None and not answer.abstained, question
         check_answer(answer, message, index)
         first = answer.hits[0]
-        assert first.passage.article.source == name and marker in first.excerpt
+        assert first.passage.article.source == printable(name) and marker in first.excerpt
         citation = citations(message)[0]
         url = first.passage.article.url
         assert citation.startswith(f"<{reply.escape(SAFE_URL)}|") == (url == SAFE_URL)
     sources = tuple(a.source for a in index.articles)
     report = ReloadReport(ok=True, added=sources, articles=len(sources), passages=len(index.passages))
     check_message(reply.reload_message(report.model_copy(update={"problems": index.problems})))
+
+
+# --- hostile file names and admin commands --------------------------------------------------------
+
+# What a file system allows in a name: anything but "/" and NUL (and not "." or ".."), at most 255 bytes.
+FILE_NAMES = (
+    st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=["Cs"]), min_size=1, max_size=40)
+    .filter(lambda n: n not in (".", "..") and len(n.encode()) <= 240)
+    .map(lambda n: n + st_suffix(n))
+)
+
+
+def st_suffix(name: str) -> str:
+    return "" if name.lower().endswith((".txt", ".md")) else ".txt"
+
+
+def assert_one_printable_line(text: str) -> None:
+    assert "\n" not in text and "\r" not in text
+    assert all(unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in text), ascii(text)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(names=st.lists(FILE_NAMES, min_size=1, max_size=4, unique_by=lambda n: n.casefold()))
+def test_any_file_name_is_shown_as_one_printable_line_everywhere(names: list[str]) -> None:
+    """Whatever a file is called (newlines, ESC, direction overrides, Slack markup), its article is
+    loaded, and its name reaches citations, reload reports, problems and log lines as one printable
+    line, with the invisible characters written as escapes."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        for i, name in enumerate(names):
+            (folder / name).write_text(f"Zorbling budgets {i}\n\nThe council agreed the Quorbléxa plan {i} in {name!r}.\n")
+        index = Index(load(folder))
+    shown = [a.source for a in index.articles] + [p.source for p in index.problems]
+    assert sorted(a.source for a in index.articles) == sorted(printable(n) for n in names if not n.startswith((".", "_")))
+    for source in shown:
+        assert_one_printable_line(source)
+    report = ReloadReport(ok=True, added=tuple(a.source for a in index.articles), articles=len(index.articles))
+    message = reply.reload_message(report.model_copy(update={"problems": index.problems}))
+    check_message(message)
+    for text in text_objects(message.blocks):
+        for line in unescape(text["text"]).splitlines():
+            assert_one_printable_line(line)
+    line = logs.formatter("text").format(logs_record("knowledge folder changed (%s)", ", ".join(names)))
+    assert "\n" not in line and "\x1b" not in line and "\u202e" not in line
+
+
+def logs_record(message: str, *args: object) -> logging.LogRecord:
+    """A log record as the bot's log handler sees it, after its filter."""
+    record = logging.LogRecord("bot.watch", logging.INFO, __file__, 1, message, args, None)
+    logs.Printable().filter(record)
+    return record
+
+
+@FUZZ
+@given(text=st.text(max_size=300))
+def test_any_admin_command_text_is_logged_and_stored_as_one_short_printable_word(text: str) -> None:
+    verb = admin_verb(text)
+    assert 1 <= len(verb) <= 50  # "help" when there is no word
+    assert_one_printable_line(verb)
+    assert " " not in verb
+    line = logs.formatter("text").format(logs_record("refused /ask-admin %s from %s", verb, "U123"))
+    assert len(line.splitlines()) == 1
 
 
 # --- a 100,000-character question ---------------------------------------------------------------------
