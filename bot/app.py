@@ -324,7 +324,8 @@ class Listeners:
         self, body: dict[str, Any], action: dict[str, Any], asker_only: bool
     ) -> tuple[QueryRecord, int] | None:
         """The logged question a button names, if the click may act on it: the asker's own, or for
-        "more results" any question from the same channel. Forged or unknown ids give None."""
+        "more results" any question from the same channel, except a private (/ask) one, which only
+        its asker may page. Forged or unknown ids give None."""
         try:
             query_id, offset = reply.parse_action_value(str(action.get("value", "")))
             record = await self.log.get(query_id)
@@ -334,7 +335,7 @@ class Listeners:
         channel = (body.get("channel") or {}).get("id")
         if (
             record is None
-            or (asker_only and not self.log.asked_by(record, user))
+            or ((asker_only or record.surface == "command") and not self.log.asked_by(record, user))
             or (not asker_only and record.channel != channel)
         ):
             return None
