@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot import reply
+from bot.querylog import QueryLog
 from tests.conftest import KNOWLEDGE
 from tests.fakeslack import (
     BOT_TOKEN,
@@ -134,6 +135,20 @@ async def test_the_question_limit_holds_on_every_surface_and_each_refusal_is_log
             ("mention", USER_ID, CHANNEL_ID, QUESTION, why),
         ]
     )
+
+
+async def test_at_shutdown_an_answer_still_waiting_out_a_rate_limit_gives_up_and_its_row_says_so(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    slack.rate_limit_next("chat.postMessage", retry_after=600)  # far longer than shutdown waits
+    async with serving(slack, tmp_path, slack_channel_posts_per_second=1.0) as bot:
+        await mention(bot, QUESTION)
+        await slack.wait_for("chat.postMessage", ok=False)
+
+    async with await QueryLog.open_read_only(bot.settings.query_log_path) as log:
+        [row] = await log.recent()
+    assert row.error is not None and "the bot stopped before Slack would take this message" in row.error
+    assert slack.calls("chat.postMessage", ok=True) == []
 
 
 # --- secrets -----------------------------------------------------------------------------------
