@@ -234,6 +234,9 @@ async def bot_process(
         "KNOWLEDGE_DIR": str(knowledge.resolve()),
         "QUERY_LOG_PATH": str(folder / "queries.db"),
         "LOG_LEVEL": "WARNING",  # a line per question would measure the terminal, not the bot
+        # The bot's own throughput: Slack's per-channel pace and the per-person limit would measure those instead.
+        "USER_QUESTIONS_PER_MINUTE": "0",
+        "SLACK_CHANNEL_POSTS_PER_SECOND": "0",
     } | (env or {})
     output = folder / "bot.log"
     with output.open("wb") as out:

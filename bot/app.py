@@ -4,6 +4,11 @@ Where people ask: an @mention in a channel (answered in its thread), a direct me
 a thread the bot already answered (a follow-up, no mention needed), and `/ask` (answered to the
 asker only, with a button to share). Admins use `/ask-admin`. Everything the listeners need
 (settings, engine, query log) reaches them through `Listeners`, never through module globals.
+
+Each person may ask USER_QUESTIONS_PER_MINUTE questions a minute, wherever they ask; a question
+over that is logged with why and not answered, and the asker is told, at most once a minute, where
+only they see it. Whatever a listener sends with Bolt's `ack` and `respond` has secret values
+scrubbed out (`Listeners.tracked`), as the Slack client does for Web API calls.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -24,7 +30,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import reply
 from bot.config import Settings
 from bot.engine import Engine
-from bot.models import Answer, QueryRecord, ResultRef, Surface, Vote
+from bot.limits import UserLimit, Verdict
+from bot.logs import Scrubber
+from bot.models import Answer, QueryRecord, ResultRef, Surface, Vote, count
 from bot.querylog import QueryLog, QueryLogError
 from bot.question import MAX_QUESTION_CHARS, admin_verb, combine, is_chatter, is_too_long, question_text
 from bot.slack_client import post_message
@@ -58,21 +66,33 @@ class Seen:
 class Listeners:
     """The app's behaviour; each public method is one Bolt listener."""
 
-    def __init__(self, settings: Settings, engine: Engine, log: QueryLog) -> None:
+    def __init__(self, settings: Settings, engine: Engine, log: QueryLog, client: AsyncWebClient) -> None:
         self.settings = settings
+        self.client = client
         self.engine = engine
         self.log = log
         self.seen = Seen()
+        per_minute = settings.user_questions_per_minute
+        self.limit = UserLimit(per_minute) if per_minute else None
+        self.scrub = Scrubber(settings.secrets())
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
     def tracked(self, listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        """`listener`, counted while it runs, so shutdown can wait for the answers in flight.
-        functools.wraps keeps the signature Bolt reads to inject arguments."""
+        """`listener`, counted while it runs, so shutdown can wait for the answers in flight, and given
+        the bot's own client and an `ack` and `respond` that scrub secrets from what they send.
+        Bolt hands a listener a plain AsyncWebClient it builds per request; the bot's (bot/slack_client.py
+        `SlackClient`) paces posts, waits out their rate limits and scrubs secrets, so it replaces that one.
+        functools.wraps keeps the signature Bolt reads to inject arguments (Bolt passes them all by name)."""
 
         @functools.wraps(listener)
         async def run(*args: Any, **kwargs: Any) -> None:
+            if "client" in kwargs:
+                kwargs["client"] = self.client
+            for name in ("ack", "respond"):
+                if name in kwargs:
+                    kwargs[name] = self._scrubbing(kwargs[name])
             self.in_flight += 1
             self._idle.clear()
             try:
@@ -83,6 +103,14 @@ class Listeners:
                     self._idle.set()
 
         return run
+
+    def _scrubbing(self, send: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """`send` (Bolt's ack or respond), with every secret value scrubbed from its arguments."""
+
+        async def scrubbed(*args: Any, **kwargs: Any) -> Any:
+            return await send(*self.scrub(args), **self.scrub(kwargs))
+
+        return scrubbed
 
     async def idle(self, timeout: float) -> bool:
         """Wait until no listener is running; False if some still are after `timeout` seconds."""
@@ -136,15 +164,21 @@ class Listeners:
             await respond(**reply.too_long_message(len(question), MAX_QUESTION_CHARS).kwargs())
             return
         query_id = uuid.uuid4().hex
+        over = self._over_limit(command.get("user_id"))
         answer, record = self._search(
             query_id,
             question,
             surface="command",
+            refused=self._refusal(over),
             team=command.get("team_id"),
             channel=command.get("channel_id"),
             user=command.get("user_id"),
         )
         await self.log.claim(_unsent(record))  # no event id: a slash command is never delivered twice
+        if over is not None:  # always said: a command's reply is seen by the asker only, and expected
+            error = await _deliver(respond(response_type="ephemeral", **self._slow_down(over).kwargs()))
+            self._finish(record, error)
+            return
         message = self._render(answer, query_id, ephemeral=True)
         error = await _deliver(respond(response_type="ephemeral", **message.kwargs()))
         self._finish(record, error)
@@ -165,19 +199,26 @@ class Listeners:
         question = question_text(str(event.get("text", "")), context.get("bot_user_id"))
         if is_chatter(question) and (question or surface == "thread"):
             return  # "thanks!", "ok", an emoji: nothing to answer, and no question to log
-        if not question:
-            await _deliver(_post(client, channel, thread_ts, reply.usage_message()))
-            return
-        if is_too_long(question):
-            await _deliver(_post(client, channel, thread_ts, reply.too_long_message(len(question), MAX_QUESTION_CHARS)))
-            return
-        if previous is not None:
-            question = combine(question, previous)
+        # Every message to the bot counts, empty and too long ones too: their notes fill a channel as well.
+        over = self._over_limit(event.get("user"))
+        if over is None:
+            if not question:
+                await _deliver(_post(client, channel, thread_ts, reply.usage_message()))
+                return
+            if is_too_long(question):
+                message = reply.too_long_message(len(question), MAX_QUESTION_CHARS)
+                await _deliver(_post(client, channel, thread_ts, message))
+                return
+            if previous is not None:
+                question = combine(question, previous)
+        else:
+            question = question[:MAX_QUESTION_CHARS]  # logged as asked, as far as the bot would have read it
         query_id = uuid.uuid4().hex
         answer, record = self._search(
             query_id,
             question,
             surface=surface,
+            refused=self._refusal(over),
             team=body.get("team_id"),
             channel=channel,
             user=event.get("user"),
@@ -187,17 +228,43 @@ class Listeners:
         if not await self.log.claim(_unsent(record)):
             logger.info("event %s was answered before the bot restarted: not answering it again", body["event_id"])
             return
-        error = await _deliver(_post(client, channel, thread_ts, self._render(answer, query_id), key=query_id))
+        if over is None:
+            error = await _deliver(_post(client, channel, thread_ts, self._render(answer, query_id), key=query_id))
+        elif over.tell:  # once a minute at most, and only to them: a flooder gets no flood of notes
+            note = self._slow_down(over).kwargs()
+            user = str(event.get("user"))
+            error = await _deliver(client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **note))
+        else:
+            error = None
         self._finish(record, error)
 
+    def _over_limit(self, user: object) -> Verdict | None:
+        """None when `user` may ask now (the question is counted); else the limit's verdict."""
+        if self.limit is None or not user:
+            return None
+        verdict = self.limit.check(str(user), time.monotonic())
+        return None if verdict.allowed else verdict
+
+    def _refusal(self, over: Verdict | None) -> str | None:
+        """Why a question over the limit is not answered, for its row in the query log."""
+        if over is None:
+            return None
+        limit = count(self.settings.user_questions_per_minute, "question")
+        return f"not answered: more than {limit} in a minute from this person"
+
+    def _slow_down(self, over: Verdict) -> reply.Message:
+        return reply.slow_down_message(over.retry_in, self.settings.user_questions_per_minute)
+
     def _search(
-        self, query_id: str, question: str, surface: Surface, **where: Any
+        self, query_id: str, question: str, surface: Surface, refused: str | None = None, **where: Any
     ) -> tuple[Answer | None, QueryRecord]:
+        """The question's answer and its row; a question `refused` (the reason) is not searched, its row says why."""
         index = self.engine.index  # one index for the whole question, even if a reload swaps it
         answer: Answer | None = None
-        error = None
+        error = refused
         try:
-            answer = index.search(question, top=self.settings.results)
+            if refused is None:
+                answer = index.search(question, top=self.settings.results)
         except Exception as exc:  # a bug must cost one answer, not the bot
             logger.exception("search failed for question %s", query_id)
             error = f"search failed: {type(exc).__name__}"
@@ -326,7 +393,8 @@ class Listeners:
         self, body: dict[str, Any], action: dict[str, Any], asker_only: bool
     ) -> tuple[QueryRecord, int] | None:
         """The logged question a button names, if the click may act on it: the asker's own, or for
-        "more results" any question from the same channel. Forged or unknown ids give None."""
+        "more results" any question from the same channel, except a private (/ask) one, which only
+        its asker may page. Forged or unknown ids give None."""
         try:
             query_id, offset = reply.parse_action_value(str(action.get("value", "")))
             record = await self.log.get(query_id)
@@ -336,7 +404,7 @@ class Listeners:
         channel = (body.get("channel") or {}).get("id")
         if (
             record is None
-            or (asker_only and not self.log.asked_by(record, user))
+            or ((asker_only or record.surface == "command") and not self.log.asked_by(record, user))
             or (not asker_only and record.channel != channel)
         ):
             return None
@@ -399,7 +467,7 @@ def create_app(
         request_verification_enabled=not socket_mode,
         ignoring_self_events_enabled=True,
     )
-    listeners = Listeners(settings, engine, log)
+    listeners = Listeners(settings, engine, log, client)
     register(app, listeners)
     return app, listeners
 

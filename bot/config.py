@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     slack_timeout_seconds: int = Field(
         10, ge=1, le=120, description="seconds to wait for one Slack Web API call before it counts as timed out"
     )
+    slack_channel_posts_per_second: float = Field(
+        1.0,
+        ge=0.0,
+        le=100.0,
+        description="messages the bot posts into one channel a second, after a burst of 2 (Slack allows about 1; "
+        "0: no pacing)",
+    )
+    user_questions_per_minute: int = Field(
+        10, ge=0, description="questions one person may ask in a minute; more are refused politely (0: no limit)"
+    )
     query_log_path: Path = Field(Path("queries.db"), description="SQLite file of the query log")
     save_index: bool = Field(
         True, description="keep the index in a file and reuse it at start-up while the knowledge folder is unchanged"

@@ -9,7 +9,9 @@ Code logs a short message and puts the facts in `extra` (`logger.info("question 
 extra={"latency_ms": 12.5, ...})`). As text they follow the message as `key=value`; as JSON
 (python-json-logger) they are fields, ready for a log shipper. Either way the formatted line,
 tracebacks included, has every secret value (tokens, signing secret, hash key) replaced, whatever
-logged it: the bot, Bolt, slack_sdk or aiohttp.
+logged it: the bot, Bolt, slack_sdk or aiohttp. The same `Scrubber` cleans everything the bot
+sends to Slack (bot/slack_client.py, and Bolt's `ack` and `respond` in bot/app.py), with the same
+"[redacted]" marker.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Iterable
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -69,20 +71,43 @@ class TextFormatter(logging.Formatter):
         return f"{head} {facts}{newline}{trace}"
 
 
+class Scrubber:
+    """Every secret value replaced by [redacted]: in a log line, or in what the bot sends to Slack."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
+
+    def text(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def __call__(self, value: Any) -> Any:
+        """`value` with every string in it scrubbed, through dicts, lists and tuples (message blocks too).
+
+        A `token` argument is left alone: it is how a Web API call authenticates, never message text."""
+        if not self.secrets:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: v if k == "token" else self(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self(v) for v in value)
+        return value
+
+
 class Redacting(logging.Formatter):
     """Another formatter's lines with every secret value replaced by [redacted]."""
 
     def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
         self.inner = inner
-        # Longest first, so a secret that contains another is replaced whole.
-        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
+        self.scrub = Scrubber(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = self.inner.format(record)
-        for secret in self.secrets:
-            line = line.replace(secret, REDACTED)
-        return line
+        return self.scrub.text(self.inner.format(record))
 
 
 class _IsoJsonFormatter(JsonFormatter):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -237,6 +238,15 @@ def too_long_message(length: int, limit: int) -> Message:
     text = (
         f"That question is {length:,} characters long and I can search at most {limit:,}. "
         "Please ask it in fewer words: the names, organisations and years are what I search for."
+    )
+    return _plain(text, text)
+
+
+def slow_down_message(seconds: float, limit: int) -> Message:
+    """A person asked more than `limit` questions in a minute: when they may ask again, in whole seconds."""
+    text = (
+        f"You're asking faster than I can answer. Please try again in {max(1, math.ceil(seconds))} s. "
+        f"I answer up to {count(limit, 'question')} a minute from each person, so that everyone gets theirs."
     )
     return _plain(text, text)
 

@@ -2,7 +2,8 @@
 
 Start-up: check the settings for the chosen mode, build the index (off the event loop), open the
 query log, check that Slack accepts the tokens, connect. Shutdown: stop taking new questions, let
-the answers in flight finish, flush the log, close the database.
+the answers in flight finish (posts still waiting out a rate limit after DRAIN_SECONDS give up, and
+their rows say so), flush the log, close the database.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ logger = logging.getLogger("bot.serve")
 
 HEALTH_PATH = "/healthz"
 DRAIN_SECONDS = 10.0  # how long shutdown waits for answers in flight
+GIVE_UP_SECONDS = 1.0  # then, how long it waits for the posts told to give up to record that they did
 # How long shutdown waits for HTTP requests being served: Bolt acknowledges within milliseconds and
 # answers after, as listeners that DRAIN_SECONDS covers; a request still unanswered by then gets no
 # 200, so Slack delivers it again.
@@ -114,6 +116,10 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
             await _stop_http(runner)
         if not await listeners.idle(DRAIN_SECONDS):
             logger.warning("%d answers still running after %.0f s of shutdown", listeners.in_flight, DRAIN_SECONDS)
+            # Posts still waiting for their turn in a busy channel, or out a rate limit, give up now, so
+            # their questions' rows say they were not delivered before the log closes.
+            client.stop_waiting()
+            await listeners.idle(GIVE_UP_SECONDS)
         if pruning is not None:
             pruning.cancel()
             await asyncio.wait([pruning])

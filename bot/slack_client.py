@@ -11,6 +11,16 @@ request's retries so far, of any kind, are below its own limit. So a request is 
 1 + RATE_LIMIT_RETRIES times in all (the largest limit), and a 5xx or a time-out that follows two
 429s is not retried.
 
+chat.postMessage is the exception to the 429 cap: an answer must be late rather than lost. The
+client (`SlackClient`) paces posts per channel (bot/limits.py `Pacer`, SLACK_CHANNEL_POSTS_PER_SECOND)
+and waits out every 429 on a post, however many (with pacing on, the channel's other posts wait
+until Retry-After has passed too). Only shutdown ends that wait (`SlackClient.stop_waiting`): the post then
+fails with `Stopping`, and its question's row says it was not delivered.
+
+Nothing the client sends carries a secret: every string in every call's arguments, message blocks
+included, has the values of the secret settings replaced by the logs' "[redacted]" (bot/logs.py
+`Scrubber`). This is a second wall, behind keeping secrets out of the knowledge folder.
+
 Dropped connections are retried for every method, as slack_sdk does: a connection that fails
 before the request is sent is harmless to repeat. One that drops after a post was sent (aiohttp's
 ServerDisconnectedError) could, rarely, post twice; this module does not guard against that.
@@ -27,6 +37,7 @@ app's client (`AsyncApp(client=web_client(settings))`), so it uses the same URL 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any
@@ -49,6 +60,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.config import Settings, SettingsError
+from bot.limits import Pacer
+from bot.logs import Scrubber
 
 logger = logging.getLogger("bot.slack_client")
 
@@ -121,10 +134,106 @@ class ConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
         return await super()._can_retry_async(state=state, request=request, response=response, error=error)
 
 
+class RateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 retries, except for chat.postMessage: SlackClient waits those out itself, pacing the channel."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if api_method(request.url) == "chat.postMessage":
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+
+class Stopping(Exception):
+    """The bot is shutting down: a post still waiting for its turn, or out a rate limit, was not sent."""
+
+
+class SlackClient(AsyncWebClient):
+    """An AsyncWebClient that scrubs secrets from everything it sends, and paces and re-sends rate-limited posts."""
+
+    def __init__(self, *, scrub: Scrubber, pacer: Pacer | None, **options: Any) -> None:
+        super().__init__(**options)
+        self.scrub = scrub
+        self.pacer = pacer
+        self._stopping = asyncio.Event()
+
+    def stop_waiting(self) -> None:
+        """Make every post waiting for its turn or out a rate limit give up with `Stopping` (at shutdown)."""
+        self._stopping.set()
+
+    async def api_call(
+        self,
+        api_method: str,
+        *,
+        http_verb: str = "POST",
+        files: dict[str, Any] | None = None,
+        data: Any = None,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        auth: dict[str, Any] | None = None,
+    ) -> AsyncSlackResponse:
+        if isinstance(data, dict):
+            data = self.scrub(data)
+        params, json = self.scrub(params), self.scrub(json)
+        call = functools.partial(
+            super().api_call,
+            api_method,
+            http_verb=http_verb,
+            files=files,
+            data=data,
+            params=params,
+            json=json,
+            headers=headers,
+            auth=auth,
+        )
+        if api_method != "chat.postMessage":
+            return await call()
+        channel = str(next((a["channel"] for a in (json, data, params) if isinstance(a, dict) and "channel" in a), ""))
+        while True:
+            if self.pacer is not None:
+                await self._wait(self.pacer.reserve(channel, time.monotonic()))
+            try:
+                return await call()
+            except SlackApiError as exc:
+                if exc.response.status_code != 429:
+                    raise
+                wait = _retry_after(exc.response)
+            logger.warning("Slack is rate limiting posts to channel %s: posting again in %.0f s", channel, wait)
+            if self.pacer is not None:
+                self.pacer.hold(channel, time.monotonic() + wait)
+            else:
+                await self._wait(wait)
+
+    async def _wait(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+        raise Stopping("the bot stopped before Slack would take this message")
+
+
+def _retry_after(response: AsyncSlackResponse) -> float:
+    """Slack's Retry-After, in seconds; 1 when it is missing or unreadable."""
+    try:
+        return max(1.0, float(response.headers.get("Retry-After", 1)))
+    except (TypeError, ValueError):
+        return 1.0
+
+
 def retry_handlers(interval: RetryIntervalCalculator = BACKOFF) -> list[AsyncRetryHandler]:
-    """Retries for HTTP 429 (waiting Retry-After), HTTP 500/503, dropped connections, and time-outs of safe calls."""
+    """Retries for HTTP 429 (waiting Retry-After; posts: see SlackClient), HTTP 500/503, dropped connections,
+    and time-outs of safe calls."""
     return [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        RateLimitRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
         AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=interval),
         ConnectionErrorRetryHandler(max_retry_count=CONNECTION_ERROR_RETRIES, interval_calculator=interval),
         TimeoutRetryHandler(max_retry_count=TIMEOUT_RETRIES, interval_calculator=interval),
@@ -133,14 +242,18 @@ def retry_handlers(interval: RetryIntervalCalculator = BACKOFF) -> list[AsyncRet
 
 def web_client(
     settings: Settings, *, timeout: int | None = None, retry_interval: RetryIntervalCalculator = BACKOFF
-) -> AsyncWebClient:
+) -> SlackClient:
     """The bot token's client for settings.slack_api_url, each attempt limited to `timeout` seconds
-    (default SLACK_TIMEOUT_SECONDS). `retry_interval` lets a test retry without waiting."""
+    (default SLACK_TIMEOUT_SECONDS), posting at most SLACK_CHANNEL_POSTS_PER_SECOND into a channel
+    and never sending a secret. `retry_interval` lets a test retry without waiting."""
     if settings.slack_bot_token is None:
         raise SettingsError(
             "SLACK_BOT_TOKEN is empty: set it to the bot token (xoxb-...) from your Slack app's OAuth page"
         )
-    return AsyncWebClient(
+    rate = settings.slack_channel_posts_per_second
+    return SlackClient(
+        scrub=Scrubber(settings.secrets()),
+        pacer=Pacer(rate) if rate > 0 else None,
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=settings.slack_timeout_seconds if timeout is None else timeout,

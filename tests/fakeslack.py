@@ -9,7 +9,8 @@ slack_bolt clients talk to it over real HTTP and websockets, as they talk to Sla
   and then carries the envelopes a test pushes with `socket_send`.
 
 It records every request (`calls`, `wait_for`) and can answer with faults: 429 with
-Retry-After, 5xx, Slack errors, slow answers, and the two sides of a time-out: a call carried out
+Retry-After (once, or whenever a channel gets more posts a second than Slack allows:
+`limit_posts_per_channel`), 5xx, Slack errors, slow answers, and the two sides of a time-out: a call carried out
 but answered too late (`answer_late_next`), and a call lost without being carried out
 (`lose_next`). It keeps the messages chat.postMessage accepted, per channel (`channel_messages`),
 and reads them back with `conversations.history` and `conversations.replies`. The functions
@@ -37,6 +38,7 @@ import copy
 import io
 import itertools
 import json
+import math
 import time
 import uuid
 from collections import defaultdict, deque
@@ -168,6 +170,8 @@ class FakeSlack:
         }
         self._channel_messages: defaultdict[str, list[JsonDict]] = defaultdict(list)
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
+        self._posts_per_second: int | None = None
+        self._posted_at: defaultdict[str, deque[float]] = defaultdict(deque)  # accepted posts, per channel
         self._response_urls = itertools.count(1)
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
@@ -281,6 +285,11 @@ class FakeSlack:
     def rate_limit_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         """Answer the next `times` calls to `method` with HTTP 429, `Retry-After: retry_after`, as Slack does."""
         self.fail_next(method, 429, retry_after=retry_after, times=times)
+
+    def limit_posts_per_channel(self, per_second: int) -> None:
+        """Accept at most `per_second` chat.postMessage calls into one channel in any second, as Slack
+        limits them; one over gets HTTP 429 `ratelimited` with `Retry-After` (whole seconds, at least 1)."""
+        self._posts_per_second = per_second
 
     def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
         """Answer the next `times` calls to `method` normally, but only after `seconds` (to make a client time out)."""
@@ -412,6 +421,9 @@ class FakeSlack:
         auth_error = self._token_error(method, token)
         if auth_error is not None:
             return 200, {"ok": False, "error": auth_error}, {}
+        wait = self._over_channel_limit(method, params)
+        if wait is not None:
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
         handler = self._handlers.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
@@ -420,6 +432,19 @@ class FakeSlack:
         if fault.hold:
             await self._hold(fault.hold)
         return 200, body, {}
+
+    def _over_channel_limit(self, method: str, params: JsonDict) -> int | None:
+        """Seconds to Retry-After when this post is one too many for its channel; None to accept it (and count it)."""
+        if method != "chat.postMessage" or self._posts_per_second is None:
+            return None
+        now = time.monotonic()
+        posted = self._posted_at[str(params.get("channel"))]
+        while posted and posted[0] <= now - 1.0:
+            posted.popleft()
+        if len(posted) >= self._posts_per_second:
+            return max(1, math.ceil(posted[0] + 1.0 - now))
+        posted.append(now)
+        return None
 
     def _token_error(self, method: str, token: str | None) -> str | None:
         wanted, other = (

@@ -86,6 +86,9 @@ def bot_settings(slack: FakeSlack, tmp_path: Path, **overrides: object) -> Setti
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack.api_url,
         "slack_timeout_seconds": 10,
+        # Off unless a test is about them: fifty questions in one channel would take fifty seconds.
+        "slack_channel_posts_per_second": 0,
+        "user_questions_per_minute": 0,
         "query_log_path": tmp_path / "queries.db",
         "save_index": True,
         "index_path": None,

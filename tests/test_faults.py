@@ -30,6 +30,9 @@ def settings_for(slack: FakeSlack, **more: str) -> dict[str, str]:
         "SLACK_API_URL": slack.api_url,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        # A burst of questions from one person in one channel, answered at the bot's own pace.
+        "USER_QUESTIONS_PER_MINUTE": "0",
+        "SLACK_CHANNEL_POSTS_PER_SECOND": "0",
     } | more
 
 

@@ -407,6 +407,17 @@ def test_error_and_too_long_messages_say_what_happened() -> None:
     assert all(c in mrkdwn(reply.admin_help_message())[0] for c in ("reload", "stats", "help"))
 
 
+def test_slow_down_says_when_to_ask_again_in_whole_seconds_never_zero() -> None:
+    assert [reply.slow_down_message(s, 10).text for s in (41.2, 0.01)] == [
+        "You're asking faster than I can answer. Please try again in 42 s. "
+        "I answer up to 10 questions a minute from each person, so that everyone gets theirs.",
+        "You're asking faster than I can answer. Please try again in 1 s. "
+        "I answer up to 10 questions a minute from each person, so that everyone gets theirs.",
+    ]
+    assert "up to 1 question a minute" in reply.slow_down_message(5, 1).text
+    check_limits(reply.slow_down_message(5, 1))
+
+
 def test_reload_report_lists_changes_counts_and_problems() -> None:
     report = ReloadReport(
         ok=True,

@@ -288,6 +288,8 @@ async def test_sigterm_during_a_burst_answers_and_logs_every_question_slack_was_
     slack.delay_next("chat.postMessage", 0.5, times=burst)
     port = free_port()
     settings = {"SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    # One person's burst into one channel, at the bot's own pace: no per-person limit, no pacing.
+    settings |= {"USER_QUESTIONS_PER_MINUTE": "0", "SLACK_CHANNEL_POSTS_PER_SECOND": "0"}
     url = f"http://127.0.0.1:{port}/slack/events"
     events = [app_mention_event(mention_text(f"{QUESTION} ({n})")) for n in range(burst)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from itertools import pairwise
 
@@ -15,10 +16,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.logs import REDACTED
 from bot.slack_client import (
     ANSWER_EVENT_TYPE,
+    RATE_LIMIT_RETRIES,
     SERVER_ERROR_RETRIES,
     TIMEOUT_RETRIES,
+    Stopping,
     post_message,
     web_client,
 )
@@ -56,6 +60,64 @@ async def test_rate_limited_post_waits_retry_after_and_is_delivered_once(slack: 
     assert response["ts"] == calls[-1].response["ts"]
     waits = [later.at - earlier.at for earlier, later in pairwise(calls)]
     assert all(wait >= 0.9 for wait in waits), waits
+
+
+async def test_post_rate_limited_more_often_than_other_calls_are_retried_is_still_delivered(slack: FakeSlack) -> None:
+    slack.rate_limit_next("chat.postMessage", retry_after=1, times=RATE_LIMIT_RETRIES + 1)
+
+    response = await web_client(settings(slack)).chat_postMessage(channel=CHANNEL_ID, text="hello")
+
+    calls = slack.calls("chat.postMessage")
+    assert [call.status for call in calls] == [429] * (RATE_LIMIT_RETRIES + 1) + [200]
+    assert response["ts"] == calls[-1].response["ts"]
+    assert all(later.at - earlier.at >= 0.9 for earlier, later in pairwise(calls))
+
+
+async def test_posts_are_paced_per_channel_and_channels_never_wait_for_each_other(slack: FakeSlack) -> None:
+    client = web_client(settings(slack, slack_channel_posts_per_second=2.0))  # bursts of 2, then one each 0.5 s
+
+    await asyncio.gather(
+        *(client.chat_postMessage(channel=CHANNEL_ID, text=f"busy {n}") for n in range(5)),
+        client.chat_postMessage(channel="C222", text="quiet"),
+    )
+
+    busy = [call.at for call in slack.calls("chat.postMessage") if call.params["channel"] == CHANNEL_ID]
+    [quiet] = [call.at for call in slack.calls("chat.postMessage") if call.params["channel"] == "C222"]
+    assert all(call.ok for call in slack.calls("chat.postMessage"))
+    assert busy[4] - busy[0] >= 1.4  # the last busy post waited its turn...
+    assert quiet < busy[4]  # ...while the other channel's went without waiting for it
+
+
+async def test_stop_waiting_ends_a_post_waiting_out_a_rate_limit(slack: FakeSlack) -> None:
+    slack.rate_limit_next("chat.postMessage", retry_after=60)
+    client = web_client(settings(slack))
+    post = asyncio.create_task(client.chat_postMessage(channel=CHANNEL_ID, text="hello"))
+    await slack.wait_for("chat.postMessage", ok=False)
+
+    client.stop_waiting()
+
+    with pytest.raises(Stopping, match="the bot stopped before Slack would take this message"):
+        async with asyncio.timeout(10):  # generous: it ends at once, not after the 60 s Slack asked for
+            await post
+    assert len(slack.calls("chat.postMessage")) == 1
+
+
+async def test_no_secret_leaves_in_any_argument_and_the_token_still_authenticates(slack: FakeSlack) -> None:
+    secret = "a-signing-secret-value"
+    client = web_client(settings(slack, slack_signing_secret=secret))
+    leaky = f"the key is {secret} and the token {slack.bot_token}"
+
+    await client.chat_postMessage(
+        channel=CHANNEL_ID, text=leaky, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": leaky}}]
+    )
+    await client.chat_postEphemeral(channel=CHANNEL_ID, user="U222", text=leaky)
+
+    [post] = slack.calls("chat.postMessage")
+    [ephemeral] = slack.calls("chat.postEphemeral")
+    scrubbed = f"the key is {REDACTED} and the token {REDACTED}"
+    assert post.ok and ephemeral.ok and post.token == slack.bot_token
+    assert (post.params["text"], post.params["blocks"][0]["text"]["text"]) == (scrubbed, scrubbed)
+    assert ephemeral.params["text"] == scrubbed
 
 
 async def test_service_unavailable_once_then_delivered(slack: FakeSlack) -> None:
