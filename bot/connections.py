@@ -12,7 +12,8 @@ the bot, with no signature needed. `Guard` wraps aiohttp's protocol factory:
   is serving a request, is closed itself. Slack sends a request's headers at once, so its
   connections are never the ones idle longest.
 
-What it closes is logged through a Tally (bot/tally.py): one line, then a count per minute.
+What it closes is logged through Tallies (bot/tally.py): one line, then a count per minute; closing
+at the cap as a warning. A kept-alive connection closed after its requests is not logged.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ class Guard:
         self.head_seconds = head_seconds
         self._open: dict[_Connection, None] = {}  # a dict for its order: oldest first
         self._by_handler: dict[web.RequestHandler, _Connection] = {}
-        self._closed = Tally(logger, "closed {count} more HTTP connections")
+        # Connections closed because the cap was reached: the operator should know (a proxy would help).
+        self._crowded = Tally(logger, "closed {count} more HTTP connections at the cap", level=logging.WARNING)
+        self._stalled = Tally(logger, "closed {count} more HTTP connections that sent no request in time")
 
         @web.middleware
         async def serving(request: web.Request, handler: _Handler) -> web.StreamResponse:
@@ -157,7 +160,8 @@ class Guard:
         """Stop the timers and say what is still counted; aiohttp closes the connections themselves."""
         for connection in self._open:
             connection.busy()
-        self._closed.close()
+        self._crowded.close()
+        self._stalled.close()
 
     def _admit(self, new: _Connection) -> bool:
         if len(self._open) >= self.limit:
@@ -166,7 +170,7 @@ class Guard:
                 new.refused = True
                 assert new.transport is not None
                 new.transport.abort()
-                self._closed.add(
+                self._crowded.add(
                     "refused: every connection busy",
                     "refused an HTTP connection: all %d connections allowed are serving requests",
                     self.limit,
@@ -175,7 +179,7 @@ class Guard:
             oldest = min(idle, key=lambda connection: connection.idle_since or 0.0)
             self._gone(oldest)  # counted out now: its file is freed as soon as the loop gets to it
             oldest.close()
-            self._closed.add(
+            self._crowded.add(
                 "idle, to make room",
                 "closed an idle HTTP connection to make room: %d connections are open, the most allowed "
                 "(see deploy/README.md for a proxy in front)",
@@ -193,7 +197,7 @@ class Guard:
         connection.close()
         if connection.served and not connection.heard:
             return  # a kept-alive connection that asked nothing more: the client expects this
-        self._closed.add(
+        self._stalled.add(
             f"no request within {self.head_seconds:.0f} s",
             "closed an HTTP connection that sent no complete request within %.0f s",
             self.head_seconds,

@@ -3,6 +3,9 @@
 Start-up: check the settings for the chosen mode, build the index (off the event loop), open the
 query log, check that Slack accepts the tokens, connect. Shutdown: stop taking new questions, let
 the answers in flight finish, flush the log, close the database.
+
+HTTP mode serves aiohttp's handler through bot/connections.py's Guard (idle connections closed,
+their number capped), and answers GET /healthz (liveness) and GET /readyz (readiness).
 """
 
 from __future__ import annotations

@@ -18,8 +18,11 @@ class Tally:
     An interval with nothing to count ends the run: the next event is said in full again.
     Use from the event loop's thread; `close` says what is still counted."""
 
-    def __init__(self, logger: logging.Logger, summary: str, every: float = SUMMARY_SECONDS) -> None:
+    def __init__(
+        self, logger: logging.Logger, summary: str, every: float = SUMMARY_SECONDS, level: int = logging.INFO
+    ) -> None:
         self._logger = logger
+        self._level = level
         self._summary = summary  # e.g. "refused {count} more requests to /slack/events": kinds and counts follow
         self._every = every
         self._counts: collections.Counter[str] = collections.Counter()
@@ -29,7 +32,7 @@ class Tally:
     def add(self, kind: str, message: str, *args: object) -> None:
         """One event of `kind`; `message % args` is its line when it is said in full."""
         if self._timer is None:
-            self._logger.info(message, *args)
+            self._logger.log(self._level, message, *args)
             self._since = time.monotonic()
             self._timer = asyncio.get_running_loop().call_later(self._every, self._summarise)
         else:
@@ -46,7 +49,7 @@ class Tally:
             return
         kinds = ", ".join(f"{kind} ×{n}" for kind, n in sorted(self._counts.items()))
         summary = self._summary.format(count=sum(self._counts.values()))
-        self._logger.info("%s in the last %.0f s: %s", summary, time.monotonic() - self._since, kinds)
+        self._logger.log(self._level, "%s in the last %.0f s: %s", summary, time.monotonic() - self._since, kinds)
         self._counts.clear()
         if again:
             self._since = time.monotonic()
