@@ -6,6 +6,11 @@ form whose text merely contains the word "payload" as an empty body. So each req
 first: its size (413), its signature (401), its content type (415), then its shape (400). Only a
 signed request of the shape Slack sends reaches Bolt, which checks the signature again, and Bolt is
 given the fields as parsed here.
+
+Anyone can send requests, so refusals are logged through a Tally: the first in full, then a count
+per minute. Requests too malformed for aiohttp to parse (a header over 8 KB, a broken request line)
+are answered 400 by aiohttp itself, which logs each with a traceback; `ClientErrors` counts them in
+the same tally instead.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
+
+from bot.tally import Tally
 
 logger = logging.getLogger("bot.inbound")
 
@@ -30,35 +38,56 @@ MAX_BODY = 1024 * 1024  # Slack's requests are a few KB; anything near this is n
 BODY_SECONDS = 5.0  # Slack sends its few KB at once; a sender that stalls mid-body is not Slack
 JSON = "application/json"  # Events API
 FORM = "application/x-www-form-urlencoded"  # slash commands, button clicks (payload=<JSON>), ssl_check
+SIGNATURE_HEADERS = ("X-Slack-Request-Timestamp", "X-Slack-Signature")
 
 
 class Malformed(ValueError):
     """A signed request Slack would not send; the message says why."""
 
 
-def _refuse(status: int, why: str) -> web.Response:
-    logger.info("refused a request to %s with HTTP %d: %s", EVENTS_PATH, status, why)
+def refusals() -> Tally:
+    """The log of refused requests, for `checked` and `ClientErrors`."""
+    return Tally(logger, f"refused {{count}} more requests to {EVENTS_PATH}")
+
+
+def refuse(tally: Tally, status: int, why: str) -> web.Response:
+    tally.add(str(status), "refused a request to %s with HTTP %d: %s", EVENTS_PATH, status, why)
     return web.json_response({"ok": False, "error": why}, status=status)
 
 
-async def checked(request: web.Request, verifier: SignatureVerifier) -> web.Response | AsyncBoltRequest:
-    """The request as Bolt should see it, or the answer that refuses it."""
+class ClientErrors(logging.Filter):
+    """For aiohttp's server logger: a request aiohttp refused as malformed (4xx) is counted in `tally`,
+    not logged with a traceback; anything else (a fault of the bot's) is logged as before."""
+
+    def __init__(self, tally: Tally) -> None:
+        super().__init__()
+        self._tally = tally
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and 400 <= error.code < 500:
+            why = f"malformed HTTP: {error.message}"
+            self._tally.add(str(error.code), "refused a request with HTTP %d: %s", error.code, why)
+            return False
+        return True
+
+
+async def checked(request: web.Request, verifier: SignatureVerifier, tally: Tally) -> web.Response | AsyncBoltRequest:
+    """The request as Bolt should see it, or the answer that refuses it (logged in `tally`)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
-        return _refuse(413, f"the body is over {MAX_BODY} bytes")  # refused before a byte of it is read
+        return refuse(tally, 413, f"the body is over {MAX_BODY} bytes")  # refused before a byte of it is read
     try:
         async with asyncio.timeout(BODY_SECONDS):
             raw = await request.read()  # aiohttp stops reading past client_max_size (MAX_BODY), answering 413
     except TimeoutError:  # aiohttp has no body time-out of its own: a stalled sender would hold on for ever
-        return _refuse(408, f"the body did not arrive within {BODY_SECONDS:.0f} s")
-    timestamp, signature = request.headers.get("X-Slack-Request-Timestamp"), request.headers.get("X-Slack-Signature")
-    try:
-        signed = verifier.is_valid(raw, timestamp, signature)
-    except (ValueError, UnicodeDecodeError):  # a timestamp that is not a number; a body that is not UTF-8
-        signed = False
-    if not signed and not (request.content_type == FORM and _is_ssl_check(raw)):
-        return _refuse(401, "invalid request: no valid Slack signature")
+        return refuse(tally, 408, f"the body did not arrive within {BODY_SECONDS:.0f} s")
+    for name in SIGNATURE_HEADERS:  # which copy would Bolt, or a proxy, read? Slack sends one
+        if len(request.headers.getall(name, ())) > 1:
+            return refuse(tally, 400, f"malformed request: more than one {name} header")
+    if not _signed(verifier, raw, request) and not (request.content_type == FORM and _is_ssl_check(raw)):
+        return refuse(tally, 401, "invalid request: no valid Slack signature")
     if request.content_type not in (JSON, FORM):
-        return _refuse(415, f"unsupported content type {request.content_type!r}")
+        return refuse(tally, 415, f"unsupported content type {request.content_type!r}")
     try:
         fields = _event_body(raw) if request.content_type == JSON else _form_body(raw)
         bolt_request = AsyncBoltRequest(body=raw.decode(), query=request.query_string, headers=dict(request.headers))
@@ -66,10 +95,21 @@ async def checked(request: web.Request, verifier: SignatureVerifier) -> web.Resp
         bolt_request.body = fields
         bolt_request.context = build_async_context(AsyncBoltContext(), fields)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return _refuse(400, f"malformed request: {exc}")
+        return refuse(tally, 400, f"malformed request: {exc}")
     except Exception as exc:  # Bolt's own reading of a shape not checked here
-        return _refuse(400, f"malformed request: {type(exc).__name__}: {exc}")
+        return refuse(tally, 400, f"malformed request: {type(exc).__name__}: {exc}")
     return bolt_request
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, request: web.Request) -> bool:
+    """Whether the request carries Slack's signature of `raw`, made within the last five minutes."""
+    timestamp, signature = (request.headers.get(name) for name in SIGNATURE_HEADERS)
+    try:
+        return verifier.is_valid(raw, timestamp, signature)
+    # A timestamp that is not a number (ValueError), or too big for a float (OverflowError); a body that is
+    # not UTF-8 (UnicodeDecodeError); a signature with characters outside ASCII (hmac: TypeError).
+    except (ValueError, OverflowError, TypeError):
+        return False
 
 
 def _is_ssl_check(raw: bytes) -> bool:

@@ -99,6 +99,14 @@ class QueryLogError(Exception):
     """The query log cannot be opened, or a vote cannot be saved; the message says why."""
 
 
+class Health(NamedTuple):
+    """The log's state, for the bot's health endpoints."""
+
+    writable: bool  # False from a failed write until a write succeeds again
+    queued: int  # rows waiting in memory to be written
+    dropped: int  # rows lost since the log opened (the queue was full, or the database refused them)
+
+
 class _AdminAttempt(NamedTuple):
     time: str
     user: str
@@ -247,6 +255,10 @@ class QueryLog:
     def dropped(self) -> int:
         """Rows refused because the queue was full or the log closed (each episode is logged as an error)."""
         return self._dropped
+
+    @property
+    def health(self) -> Health:
+        return Health(self._outage is None, self.pending, self._dropped)
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Wait until every row queued so far is written; False if `timeout` seconds pass first."""

@@ -4,6 +4,9 @@ Start-up: check the settings for the chosen mode, build the index (off the event
 query log, check that Slack accepts the tokens, connect. Shutdown: stop taking new questions, let
 the answers in flight finish (posts still waiting out a rate limit after DRAIN_SECONDS give up, and
 their rows say so), flush the log, close the database.
+
+HTTP mode serves aiohttp's handler through bot/connections.py's Guard (idle connections closed,
+their number capped), and answers GET /healthz (liveness) and GET /readyz (readiness).
 """
 
 from __future__ import annotations
@@ -30,16 +33,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import inbound
 from bot.app import Listeners, create_app
 from bot.config import Settings, SettingsError, require
+from bot.connections import BACKLOG, Guard, connection_limit
 from bot.engine import Engine
 from bot.inbound import EVENTS_PATH, MAX_BODY
 from bot.privacy import retention_cutoff
 from bot.querylog import QueryLog, QueryLogError
 from bot.slack_client import web_client
+from bot.tally import Tally
 from bot.watch import KnowledgeWatcher
 
 logger = logging.getLogger("bot.serve")
 
-HEALTH_PATH = "/healthz"
+HEALTH_PATH = "/healthz"  # liveness: 200 while the process serves HTTP
+READY_PATH = "/readyz"  # readiness: 200 when nothing is degraded, else 503; the same body as /healthz
 DRAIN_SECONDS = 10.0  # how long shutdown waits for answers in flight
 GIVE_UP_SECONDS = 1.0  # then, how long it waits for the posts told to give up to record that they did
 # How long shutdown waits for HTTP requests being served: Bolt acknowledges within milliseconds and
@@ -79,6 +85,12 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
     client = web_client(settings)
     app, listeners = create_app(settings, engine, log, client, socket_mode=not http)
     runner: web.AppRunner | None = None
+    listener: asyncio.Server | None = None
+    guard: Guard | None = None
+    refused = inbound.refusals()
+    # aiohttp logs each request too malformed to parse with a traceback: count those with the other refusals.
+    client_errors = inbound.ClientErrors(refused)
+    http_log = logging.getLogger("bot.http")
     handler: AsyncSocketModeHandler | None = None
     watcher = KnowledgeWatcher(engine, settings.watch_debounce_seconds) if settings.watch_knowledge else None
     pruning: asyncio.Task[None] | None = None
@@ -92,11 +104,16 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
         if http:
             assert settings.slack_signing_secret is not None  # require() checked
             secret = settings.slack_signing_secret.get_secret_value()
-            runner = web.AppRunner(_web_app(app, engine, secret), access_log=None, shutdown_timeout=REQUEST_SECONDS)
+            http_log.addFilter(client_errors)
+            guard = Guard(connection_limit())
+            web_app = _web_app(app, engine, log, secret, refused, guard)
+            runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=REQUEST_SECONDS, logger=http_log)
             await runner.setup()
-            site = web.TCPSite(runner, host, port)
-            await site.start()
-            bound_host, bound_port = runner.addresses[0][:2]
+            assert runner.server is not None
+            # Not a web.TCPSite: it would serve aiohttp's protocol factory unguarded.
+            protocols = guard.protocols(runner.server)
+            listener = await asyncio.get_running_loop().create_server(protocols, host, port, backlog=BACKLOG)
+            bound_host, bound_port = listener.sockets[0].getsockname()[:2]
             url = f"http://{bound_host}:{bound_port}"
             logger.info("listening on %s%s (health: %s%s)", url, EVENTS_PATH, url, HEALTH_PATH)
             yield Running(app, listeners, engine, log, url)
@@ -113,7 +130,11 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
         if handler is not None:
             await handler.close_async()  # type: ignore[no-untyped-call]
         if runner is not None:
-            await _stop_http(runner)
+            await _stop_http(runner, listener)
+        if guard is not None:
+            guard.close()
+        refused.close()
+        http_log.removeFilter(client_errors)
         if not await listeners.idle(DRAIN_SECONDS):
             logger.warning("%d answers still running after %.0f s of shutdown", listeners.in_flight, DRAIN_SECONDS)
             # Posts still waiting for their turn in a busy channel, or out a rate limit, give up now, so
@@ -173,7 +194,7 @@ async def check_tokens(client: AsyncWebClient, settings: Settings, http: bool) -
             ) from None
 
 
-async def _stop_http(runner: web.AppRunner) -> None:
+async def _stop_http(runner: web.AppRunner, listener: asyncio.Server | None) -> None:
     """Close the port, refuse what still arrives, and let the requests being served finish.
 
     A request that arrives from now on gets 503, so Slack delivers it again later rather than
@@ -181,42 +202,52 @@ async def _stop_http(runner: web.AppRunner) -> None:
     moment to send their request first: aiohttp's own shutdown would ignore them and leave their
     senders waiting for REQUEST_SECONDS."""
     runner.app[STOPPING].set()
-    for site in list(runner.sites):
-        await site.stop()
+    if listener is not None:
+        listener.close()
     await asyncio.sleep(LATE_REQUEST_SECONDS)
     await runner.cleanup()  # requests being served complete; the listeners they started go on
 
 
-def _web_app(app: AsyncApp, engine: Engine, signing_secret: str) -> web.Application:
+def _web_app(
+    app: AsyncApp, engine: Engine, log: QueryLog, signing_secret: str, refused: Tally, guard: Guard
+) -> web.Application:
     @web.middleware
     async def refuse_when_stopping(request: web.Request, handler: _Handler) -> web.StreamResponse:
         if request.app[STOPPING].is_set():
             return web.json_response({"ok": False, "error": "shutting down"}, status=503, headers={"Retry-After": "60"})
         return await handler(request)
 
-    web_app = web.Application(client_max_size=MAX_BODY, middlewares=[refuse_when_stopping])
+    web_app = web.Application(client_max_size=MAX_BODY, middlewares=[guard.middleware, refuse_when_stopping])
     web_app[STOPPING] = asyncio.Event()
     verifier = SignatureVerifier(signing_secret)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         """A request from Slack: checked (see `_checked`), then handed to Bolt."""
-        checked = await inbound.checked(request, verifier)
+        checked = await inbound.checked(request, verifier, refused)
         if isinstance(checked, web.Response):
             return checked
         return await to_aiohttp_response(await app.async_dispatch(checked))
 
-    async def health(_: web.Request) -> web.Response:
-        index = engine.index
-        return web.json_response(
-            {
-                "ok": True,
-                "index_version": index.version,
-                "articles": len(index.articles),
-                "passages": len(index.passages),
-            }
-        )
+    def state() -> dict[str, Any]:
+        """What /healthz and /readyz say: "degraded" while the query log cannot be written (answers go on)."""
+        index, querylog = engine.index, log.health
+        return {
+            "ok": True,
+            "status": "ok" if querylog.writable else "degraded",
+            "index_version": index.version,
+            "articles": len(index.articles),
+            "passages": len(index.passages),
+            "query_log": querylog._asdict(),
+        }
 
-    web_app.add_routes([web.post(EVENTS_PATH, handle), web.get(HEALTH_PATH, health)])
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response(state())
+
+    async def ready(_: web.Request) -> web.Response:
+        body = state()
+        return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+    web_app.add_routes([web.post(EVENTS_PATH, handle), web.get(HEALTH_PATH, health), web.get(READY_PATH, ready)])
     return web_app
 
 

@@ -13,13 +13,16 @@ import errno
 import shutil
 import signal
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from bot.app import UNSENT
+from bot.serve import READY_PATH
 from tests.fakeslack import BOT_TOKEN, JSON, SIGNING_SECRET, FakeSlack, app_mention_event, json_body, signed_request
-from tests.slackbot import ANSWER, QUESTION, mention_text, reads, serving
+from tests.slackbot import ANSWER, QUESTION, Bot, mention_text, reads, serving
 from tests.test_serve import bot_process, free_port
 
 SETTLE = 20.0  # generous: how long the test waits for answers that should come in well under a second each
@@ -202,3 +205,87 @@ async def test_while_another_program_locks_the_log_every_question_is_answered_an
         rows = await bot.rows()
     assert sorted(row.thread_ts or "" for row in rows) == sorted(e["event"]["ts"] for e in events)
     assert all(row.error is None and row.latency_ms > 0 for row in rows)
+
+
+async def _ready(bot: Bot) -> tuple[int, dict[str, Any]]:
+    assert bot.running.url is not None
+    async with aiohttp.ClientSession() as session, session.get(bot.running.url + READY_PATH) as response:
+        return response.status, await response.json()
+
+
+async def test_health_tells_a_query_log_that_cannot_be_written_from_a_dead_bot(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with serving(slack, tmp_path) as bot:
+        assert await _ready(bot) == (200, (await bot.health())[1])
+        events = [app_mention_event(mention_text(f"{QUESTION} <{n}>")) for n in range(3)]
+        with contextlib.closing(sqlite3.connect(tmp_path / "queries.db", isolation_level=None)) as locker:
+            locker.execute("BEGIN EXCLUSIVE")  # e.g. an admin's sqlite3 shell holding a write transaction
+            assert [r.status for r in await asyncio.gather(*(bot.event(e) for e in events))] == [200] * 3
+            await bot.posts(count=3)
+            async with asyncio.timeout(SETTLE):  # the writer's first attempt fails once SQLite stops waiting
+                while (ready := await _ready(bot))[0] == 200:
+                    await asyncio.sleep(0.1)
+            status, health = await bot.health()
+
+            assert status == 200  # alive: a restart would not help, and answers go on meanwhile
+            assert ready[0] == 503
+            for body in (health, ready[1]):
+                assert body["status"] == "degraded"
+                assert body["query_log"]["writable"] is False
+                assert body["query_log"]["queued"] >= 3  # each question's row, perhaps its update too
+                assert body["query_log"]["dropped"] == 0
+            locker.execute("ROLLBACK")
+
+        async with asyncio.timeout(SETTLE):  # the rows are written, and the bot says so
+            while (ready := await _ready(bot))[0] != 200:
+                await asyncio.sleep(0.1)
+        assert ready[1]["status"] == "ok"
+        assert ready[1]["query_log"] == {"writable": True, "queued": 0, "dropped": 0}
+        assert len(await bot.rows()) == 3
+
+
+OPEN_FILES = 256  # the bot's open-file limit in the slow-client test (RLIMIT_NOFILE)
+STALLED = 300  # connections that never finish their headers: more than the bot could hold open
+ANSWER_SECONDS = 3.0  # Slack waits 3 s for the HTTP answer
+
+
+async def stalled_connection(port: int) -> asyncio.StreamWriter | None:
+    """A connection that sends half a request's headers and then nothing; None if it could not connect."""
+    try:
+        async with asyncio.timeout(SETTLE):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except (OSError, TimeoutError):
+        return None
+    writer.write(b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slack-Request-Ti")
+    return writer
+
+
+async def test_hundreds_of_stalled_connections_do_not_keep_slack_out(slack: FakeSlack, tmp_path: Path) -> None:
+    assert shutil.which("prlimit"), "util-linux's prlimit is needed"
+    launcher = ["prlimit", f"--nofile={OPEN_FILES}:{OPEN_FILES}", "--"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/slack/events"
+    async with bot_process(
+        tmp_path, "serve", "--http", "--port", str(port), launcher=launcher, **settings_for(slack)
+    ) as bot:
+        await bot.wait_for_line("listening on")
+        stalled = await asyncio.gather(*(stalled_connection(port) for _ in range(STALLED)))
+        await bot.wait_for_line("to make room")  # the bot has taken in as many as it may hold, and more come
+
+        event = app_mention_event(mention_text(QUESTION))
+        started = time.monotonic()
+        async with asyncio.timeout(ANSWER_SECONDS):
+            assert await deliver(url, event) == 200
+            [post] = await slack.wait_for("chat.postMessage", timeout=ANSWER_SECONDS)
+        assert time.monotonic() - started < ANSWER_SECONDS
+        assert post.params["thread_ts"] == event["event"]["ts"] and ANSWER in reads(post.params)
+
+        for writer in stalled:
+            if writer is not None:
+                writer.close()
+        assert await bot.stop() == 0
+
+    printed = bot.printed
+    assert "Traceback" not in printed and "out of system resource" not in printed
+    assert len([line for line in printed.splitlines() if "HTTP connection" in line]) <= 3  # summarised

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import shutil
 import sqlite3
 import time
@@ -25,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot import reply
+from bot.connections import HEAD_SECONDS
 from bot.inbound import BODY_SECONDS, MAX_BODY
 from tests.conftest import KNOWLEDGE
 from tests.fakeslack import (
@@ -548,3 +551,119 @@ async def test_click_naming_the_wrong_question_changes_nothing(bot: Bot, wrong: 
     assert (note.params["response_type"], note.params["replace_original"]) == ("ephemeral", False)
     assert logged(bot) == rows_before  # the asker's 👍 and its time, untouched; nothing added
     assert bot.slack.calls()[len(calls_before) :] == [note]  # only the note: nothing posted, shared or deleted
+
+
+# --- Slack's headers, malformed ---------------------------------------------------------------
+
+
+def timestamp_headers(body: bytes, *timestamps: str) -> list[str]:
+    """Header lines for `body`, signed with the first of `timestamps` and sending every one of them."""
+    headers = slack_headers(body, JSON, timestamp=timestamps[0])
+    lines = [f"{key}: {value}" for key, value in headers.items() if key != "X-Slack-Request-Timestamp"]
+    return [*lines, *(f"X-Slack-Request-Timestamp: {ts}" for ts in timestamps), f"Content-Length: {len(body)}"]
+
+
+def signature_headers(body: bytes, *signatures: str) -> list[str]:
+    headers = slack_headers(body, JSON)
+    lines = [f"{key}: {value}" for key, value in headers.items() if key != "X-Slack-Signature"]
+    return [*lines, *(f"X-Slack-Signature: {s}" for s in signatures), f"Content-Length: {len(body)}"]
+
+
+MALFORMED_HEADERS: dict[str, tuple[int, Callable[[bytes], list[str]]]] = {
+    "400-digit timestamp, signed with it": (401, lambda body: timestamp_headers(body, "9" * 400)),
+    "400-digit negative timestamp, signed with it": (401, lambda body: timestamp_headers(body, "-" + "9" * 400)),
+    "timestamp too long for a header": (400, lambda body: timestamp_headers(body, "9" * 10_000)),
+    "negative timestamp, signed with it": (401, lambda body: timestamp_headers(body, str(-int(time.time())))),
+    "timestamp with a fraction, signed with it": (401, lambda body: timestamp_headers(body, f"{time.time():.3f}")),
+    "timestamp in exponent notation, signed with it": (401, lambda body: timestamp_headers(body, "1.7e9")),
+    "timestamp in other digits, signed with it": (401, lambda body: timestamp_headers(body, "١٧٠٠٠٠٠٠٠٠")),
+    "timestamp with letters outside ASCII, signed with it": (401, lambda body: timestamp_headers(body, "17ü0")),
+    "empty timestamp, signed with it": (401, lambda body: timestamp_headers(body, "")),
+    "two timestamps, signed with the first": (
+        400,
+        lambda body: timestamp_headers(body, str(int(time.time())), "9" * 400),
+    ),
+    "the same timestamp twice, signed with it": (
+        400,
+        lambda body: timestamp_headers(body, str(ts := int(time.time())), str(ts)),
+    ),
+    "two signatures, the first one right": (
+        400,
+        lambda body: signature_headers(body, slack_headers(body, JSON)["X-Slack-Signature"], "v0=" + "0" * 64),
+    ),
+    "empty signature": (401, lambda body: signature_headers(body, "")),
+    "signature of 5,000 characters": (401, lambda body: signature_headers(body, "v0=" + "f" * 5000)),
+    "signature outside ASCII": (401, lambda body: signature_headers(body, "v0=" + "é" * 64)),
+}
+
+
+@pytest.mark.parametrize(("status", "build"), MALFORMED_HEADERS.values(), ids=MALFORMED_HEADERS.keys())
+async def test_malformed_slack_headers_are_refused_without_a_traceback(
+    bot: Bot, caplog: pytest.LogCaptureFixture, status: int, build: Callable[[bytes], list[str]]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = good_body()
+    calls_before = bot.slack.calls()
+
+    answer = await raw_exchange(bot, head(*build(body)), body)
+    await bot.settle()
+
+    assert status_of(answer) == status, answer
+    assert bot.slack.calls() == calls_before
+    assert logged(bot) == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    assert "Traceback" not in caplog.text
+    await still_answers(bot)
+
+
+async def test_a_flood_of_unsigned_requests_is_refused_each_time_and_logged_in_a_few_lines(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.inbound")
+    body = good_body()
+
+    async with aiohttp.ClientSession() as session:
+        statuses: list[int] = []
+        for _ in range(20):  # 1,000 in all, 50 at a time
+            sent = (http_request(bot.events_url, body, {"Content-Type": JSON}, session=session) for _ in range(50))
+            statuses += [answer.status for answer in await asyncio.gather(*sent)]
+    big = signed(json_body({"type": "event_callback", "padding": "x" * MAX_BODY}))
+    assert (await http_request(bot.events_url, big.body, big.headers)).status == 413
+    await bot.settle()
+
+    assert statuses == [401] * 1000
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.inbound"]
+    assert 1 <= len(lines) <= 3, lines
+    assert "refused a request to /slack/events with HTTP 401: invalid request: no valid Slack signature" in lines[0]
+    assert bot.slack.calls("chat.postMessage") == []
+    assert logged(bot) == []
+
+
+async def test_summary_of_refused_requests_counts_them_by_status(
+    slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.inbound")
+    async with serving(slack, tmp_path) as bot:
+        for _ in range(5):
+            assert (await http_request(bot.events_url, good_body(), {"Content-Type": JSON})).status == 401
+        big = signed(json_body({"type": "event_callback", "padding": "x" * MAX_BODY}))
+        assert (await http_request(bot.events_url, big.body, big.headers)).status == 413
+    # Shutting down says what was refused since the last line, rather than leave it unsaid.
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.inbound"]
+    assert len(lines) == 2, lines
+    assert lines[1].startswith("refused 5 more requests to /slack/events in the last"), lines
+    assert lines[1].endswith(": 401 ×4, 413 ×1"), lines
+
+
+# --- slow clients -------------------------------------------------------------------------------
+
+
+async def test_connection_that_stops_mid_headers_is_closed_within_the_header_time_limit(bot: Bot) -> None:
+    started = time.monotonic()
+    answer = await raw_exchange(
+        bot, b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slack-", wait=HEAD_SECONDS + RAW_REPLY_SECONDS
+    )
+
+    assert answer == b""  # closed, unanswered
+    assert time.monotonic() - started >= HEAD_SECONDS * 0.9  # it was given the time a client needs
+    await still_answers(bot)
