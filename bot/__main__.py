@@ -27,6 +27,7 @@ from bot.search import Index
 
 EXAMPLE = 'python -m bot ask "How many CCGs overspent in 2017-18?"'
 LIST_LIMIT = 50  # questions `queries` lists unless --limit says otherwise
+MAX_LIMIT = 2**63 - 1  # the largest number SQLite takes as a LIMIT
 T = TypeVar("T")
 
 
@@ -170,7 +171,10 @@ def cmd_start(args: argparse.Namespace, settings: Settings, out: Console) -> int
 def cmd_evaluate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     from bot.evaluate import evaluate, parse_questions
 
-    questions = parse_questions(Path(args.questions).read_text(encoding="utf-8"))
+    try:
+        questions = parse_questions(Path(args.questions).read_text(encoding="utf-8"))
+    except ValueError as exc:  # the file is not a question set; its name leads the message
+        raise UsageError(f"{args.questions}: {exc}") from None
     index, _ = build_index(settings)
     report = evaluate(index, questions, top=settings.results)
     out.print(
@@ -269,6 +273,15 @@ def positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    if value > MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_LIMIT:,}")
+    return value
+
+
+def port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is a number from 0 to 65535")
     return value
 
 
@@ -291,7 +304,7 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the Slack bot (Socket Mode, or --http for the Events API)")
     serve.add_argument("--http", action="store_true", help="serve POST /slack/events and GET /healthz over HTTP")
     serve.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on (default 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
+    serve.add_argument("--port", type=port, default=3000, help="HTTP mode: port (default 3000)")
     serve.set_defaults(run=cmd_serve)
     sub.add_parser("chat", help="ask questions in the terminal").set_defaults(run=cmd_chat)
     sub.add_parser("index", help="load, clean and index knowledge/, and report on each article").set_defaults(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import unicodedata
 
-
 # What a reader cannot see: control characters, line and paragraph separators, spaces other than
 # the plain one, invisible format characters (soft hyphen, zero-width space, joiners, BOM, direction
 # marks and overrides) and lone surrogates. Unassigned code points are left alone: a newer Unicode

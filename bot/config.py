@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -12,6 +14,9 @@ from bot.search import DEFAULT_MIN_RELEVANCE
 
 SLACK_API_URL = "https://slack.com/api/"
 MIN_HASH_KEY = 32
+# What a Slack token looks like (xoxb-, xoxp-, xapp-...): never shown, wherever it was pasted.
+SLACK_TOKEN = re.compile(r"x(?:ox[a-z]|app)-[A-Za-z0-9-]+")
+HIDDEN = "[hidden]"
 
 
 class Settings(BaseSettings):
@@ -89,20 +94,28 @@ class Settings(BaseSettings):
     def _check_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        if "@" in urlsplit(value).netloc:
+            raise ValueError("must not hold a user name or password: Slack's Web API takes the bot token instead")
         return value if value.endswith("/") else value + "/"
 
-    @field_validator(
-        "slack_bot_token",
-        "slack_app_token",
-        "slack_signing_secret",
-        "user_id_hash_key",
-        "log_retention_days",
-        "index_path",
-        mode="before",
-    )
+    @field_validator("log_retention_days", "index_path", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("slack_bot_token", "slack_app_token", "slack_signing_secret", "user_id_hash_key", mode="before")
+    @classmethod
+    def _trim_secret(cls, value: object) -> object:
+        """A secret pasted with a line break or spaces around it, without them; blank is unset.
+
+        Slack's tokens and secrets have no whitespace: a trailing newline would otherwise make every
+        signature check fail. Whitespace inside is a bad paste, refused rather than guessed at."""
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if any(c.isspace() for c in value):
+            raise ValueError("has a space or line break inside; paste the value again, as one piece")
+        return value or None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -144,10 +157,33 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """The values of every secret setting that is set: what must never reach a log line."""
         values = (getattr(self, name) for name in sorted(SECRETS))
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        return found + url_secrets(self.slack_api_url)
 
 
 SECRETS = frozenset({"slack_bot_token", "slack_app_token", "slack_signing_secret", "user_id_hash_key"})
+
+
+def url_secrets(url: str) -> list[str]:
+    """What in a URL may be a credential: a password, the query, the fragment, anything like a Slack token."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL at all (a bad port, an unclosed IPv6 bracket): all of it
+        return [url]
+    pieces = [password or "", parts.query, parts.fragment, *SLACK_TOKEN.findall(url)]
+    return [piece for piece in pieces if piece]
+
+
+def shown_url(url: str) -> str:
+    """A URL as it is safe to show: scheme://host[:port]/path, without user name, password, query,
+    fragment, or anything like a Slack token (for a token pasted into SLACK_API_URL)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return HIDDEN
+    head = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.scheme or parts.netloc else ""
+    return SLACK_TOKEN.sub(HIDDEN, head + parts.path)
 
 
 class SettingsError(Exception):
@@ -167,7 +203,10 @@ def load_settings(**overrides: object) -> Settings:
             if not field:  # a rule across settings: its message names them, and its input is all of them
                 problems.append(f"{error['msg'].removeprefix('Value error, ')}; see .env.example")
                 continue
-            shown = "" if field in SECRETS else f" (got {error.get('input')!r})"
+            value = error.get("input")
+            if field == "slack_api_url" and isinstance(value, str):
+                value = shown_url(value)
+            shown = "" if field in SECRETS else f" (got {value!r})"
             problems.append(f"{field.upper()}: {error['msg']}{shown}; see .env.example")
         raise SettingsError("\n".join(problems)) from None
 

@@ -138,7 +138,10 @@ async def open_index_off_loop(
 
 
 async def _run_indexer(folder: Path, min_relevance: float, target: Path, knowledge: str) -> dict[str, str]:
-    """Run bot/indexer.py; its last line of output is a JSON object saying what it did."""
+    """Run bot/indexer.py; its last line of output is a JSON object saying what it did.
+
+    Its standard input is a pipe this process holds open and never writes to: the child stops when
+    the pipe closes, which the system does when this process ends, even by kill -9."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -147,15 +150,20 @@ async def _run_indexer(folder: Path, min_relevance: float, target: Path, knowled
         str(target),
         str(min_relevance),
         knowledge,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
+    assert process.stdout is not None and process.stdin is not None
     try:
-        output, _ = await process.communicate()
+        output = await process.stdout.read()  # not communicate(), which would close the child's stdin
+        await process.wait()
     except BaseException:  # cancelled (the bot is stopping): don't leave the child indexing
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await asyncio.shield(process.wait())
         raise
+    finally:
+        process.stdin.close()
     lines = output.decode(errors="replace").strip().splitlines()
     try:
         result = json.loads(lines[-1]) if lines else {}

@@ -58,12 +58,27 @@ class Report:
 
 
 def parse_questions(text: str) -> list[Question]:
-    """Questions from YAML: `questions: [{q, expect, source}]`."""
-    data: Any = yaml.safe_load(text)
+    """Questions from YAML: `questions: [{q, expect, source}]`; ValueError saying, in one line, what is wrong."""
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"is not valid YAML ({_yaml_problem(exc)})") from None
     items = data.get("questions") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ValueError("a question set is YAML with a 'questions:' list of {q, expect, source}")
+    for number, item in enumerate(items, 1):
+        if not isinstance(item, dict) or "q" not in item:
+            raise ValueError(f"question {number} has no 'q:'; each is {{q, expect, source}}")
+        if not all(isinstance(item.get(key), str | None) for key in ("expect", "source")):
+            raise ValueError(f"question {number}: 'expect:' and 'source:' are text, or left out")
     return [Question(str(i["q"]), i.get("expect"), i.get("source")) for i in items]
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what PyYAML found wrong, on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
 def evaluate(index: Index, questions: Sequence[Question], top: int = 3) -> Report:

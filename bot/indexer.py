@@ -7,6 +7,10 @@ knowledge fingerprint the parent took before this process started reading the fo
 100,000 passages is a minute of Python; here it runs on its own interpreter lock, so the bot's process goes on answering
 questions at full speed and then only has to read the file. The last line of output is one JSON
 object: what was done, or the error, for the parent to report.
+
+When its standard input is a pipe, it stops as soon as the pipe closes: the parent holds the pipe
+open, so an indexer whose parent dies, even by kill -9, does not go on building (gigabytes, at
+large sizes) beside the restarted bot.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import sys
+import threading
 from pathlib import Path
 
 from bot.corpus import KnowledgeError
@@ -26,10 +32,31 @@ def run(folder: Path, target: Path, min_relevance: float, knowledge: str) -> dic
     return {"save_error": save_error} if save_error else {}
 
 
+def stop_when_the_parent_goes() -> None:
+    """Exit the moment standard input, a pipe from the parent, reaches its end (the parent has gone).
+
+    Only for a pipe: run by hand from a terminal or with input from /dev/null, the indexer runs to the end."""
+    try:
+        piped = stat.S_ISFIFO(os.fstat(0).st_mode)
+    except OSError:  # no standard input at all
+        piped = False
+    if not piped:
+        return
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):
+                pass
+        os._exit(1)  # now, whatever the main thread is doing: nobody is left to read the index
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
+    stop_when_the_parent_goes()
     folder, target, min_relevance, knowledge = Path(argv[0]), Path(argv[1]), float(argv[2]), argv[3]
     with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
         os.nice(10)  # background work: when CPUs are short, the bot answering questions goes first

@@ -12,12 +12,18 @@ tracebacks included, has every secret value (tokens, signing secret, hash key) r
 logged it: the bot, Bolt, slack_sdk or aiohttp. The same `Scrubber` cleans everything the bot
 sends to Slack (bot/slack_client.py, and Bolt's `ack` and `respond` in bot/app.py), with the same
 "[redacted]" marker.
+
+At any level, DEBUG included, no line carries what users wrote or who they are: the lines in which
+Bolt and slack_sdk show a request's or a message's content (Web API and response_url bodies, Socket
+Mode envelopes, Bolt's responses: user ids, questions, answers) keep only their start, which says
+what happened (the method called, the status, the kind of message), and lose the content.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from typing import IO, Any, Literal
@@ -33,6 +39,21 @@ MIN_SECRET = 8
 # Libraries whose DEBUG lines are noise even when debugging the bot: aiosqlite logs every statement.
 CHATTY = {"aiosqlite": logging.INFO}
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# The starts of the library lines that go on to show content: what matches is kept, the rest is cut.
+# Checked by running the bot at DEBUG (tests/test_logs.py): a library upgrade that adds a line fails there.
+CONTENT_LINES = re.compile(
+    r"Sending a request - url: (?:[A-Z]+ )?[^,\s]*"  # slack_sdk.web, .webhook: then parameters, body
+    r"|Received the following response - status: \d+"  # ... then headers and body
+    r"|Received message \(type: \w+"  # Socket Mode: then the envelope
+    r"|Sending a message:"  # Socket Mode: an ack, which can carry a reply
+    r"|Failed to send a message"
+    r"|Responding with status: \d+"  # Bolt over HTTP: then the response body
+    r"|Responding with listener middleware's response"
+    r"|Unsuccessful Bolt execution result \(status: \d+"
+    r"|A global middleware \(\S+\) skipped calling"
+)
+CONTENT_LOGGERS = ("slack_bolt", "slack_sdk")
+CUT = " [content not logged]"
 # Attributes every LogRecord has; anything else on a record came from `extra`.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 
@@ -98,6 +119,18 @@ class Scrubber:
         return value
 
 
+class WithoutContent(logging.Filter):
+    """Cuts Bolt's and slack_sdk's lines that show message content down to what they say happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(CONTENT_LOGGERS):
+            message = record.getMessage()
+            shown = CONTENT_LINES.match(message)
+            if shown:
+                record.msg, record.args = shown[0] + CUT, None
+        return True
+
+
 class Redacting(logging.Formatter):
     """Another formatter's lines with every secret value replaced by [redacted]."""
 
@@ -139,6 +172,7 @@ def configure(
     Replaces the handler an earlier call installed, so calling it twice does not double lines."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(style, secrets))
+    handler.addFilter(WithoutContent())
     handler.addFilter(Printable())
     handler.set_name("bot")
     root = logging.getLogger()

@@ -60,7 +60,10 @@ def parse_since(text: str, now: dt.datetime) -> dt.datetime:
     duration = _DURATION.fullmatch(text)
     if duration:
         amount, unit = int(duration[1]), duration[2].lower()
-        return now - dt.timedelta(**{_UNITS[unit]: amount})
+        try:
+            return now - dt.timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:
+            raise _too_far(text) from None
     try:
         moment = dt.datetime.fromisoformat(text)  # a bare date is midnight at its start
     except ValueError:
@@ -68,7 +71,14 @@ def parse_since(text: str, now: dt.datetime) -> dt.datetime:
             f"--since {text!r} is neither a duration nor a date: use e.g. 7d, 24h or 30m (days, hours, minutes), "
             "or a date such as 2025-03-01 or 2025-03-01T09:00"
         ) from None
-    return moment.astimezone(dt.UTC)  # a naive time is taken as local time
+    try:
+        return moment.astimezone(dt.UTC)  # a naive time is taken as local time
+    except (OverflowError, ValueError):  # in UTC it falls before the year 1 or after 9999
+        raise _too_far(text) from None
+
+
+def _too_far(text: str) -> ValueError:
+    return ValueError(f"--since {text!r} is too far back or ahead: give a date between the years 1 and 9999")
 
 
 def describe_filters(

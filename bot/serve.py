@@ -32,7 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import inbound
 from bot.app import Listeners, create_app
-from bot.config import Settings, SettingsError, require
+from bot.config import Settings, SettingsError, require, shown_url
 from bot.connections import BACKLOG, Guard, connection_limit
 from bot.engine import Engine
 from bot.inbound import EVENTS_PATH, MAX_BODY
@@ -189,8 +189,8 @@ async def check_tokens(client: AsyncWebClient, settings: Settings, http: bool) -
             logger.warning("could not check %s with Slack (%s); starting anyway", name, error)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise SettingsError(
-                f"cannot reach Slack at {settings.slack_api_url} ({type(exc).__name__}): check SLACK_API_URL "
-                "and the network"
+                f"cannot reach Slack at {shown_url(settings.slack_api_url)} ({type(exc).__name__}): "
+                "check SLACK_API_URL and the network"
             ) from None
 
 

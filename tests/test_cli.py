@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -147,3 +149,32 @@ def test_ask_dash_answers_each_question_before_the_next_is_sent() -> None:
         process.stdin.close()
         assert process.wait(timeout=30) == 0
     assert [a["question"] for a in answers] == ["How many CCGs overspent in 2017-18?", "recipe for banana bread"]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "complaint"),
+    [
+        ("questions:\n  - q: one\n   expect: [unclosed\n", "is not valid YAML (line 3, column"),
+        ("questions: [1, 2]\n", "question 1 has no 'q:'"),
+        ("questions:\n  - expect: something\n", "question 1 has no 'q:'"),
+        ("questions:\n  - {q: one, expect: [a, b]}\n", "question 1: 'expect:' and 'source:' are text"),
+        ("just text\n", "a question set is YAML with a 'questions:' list"),
+    ],
+)
+def test_evaluate_on_a_malformed_question_set_says_what_is_wrong_in_one_line(
+    tmp_path: Path, yaml_text: str, complaint: str
+) -> None:
+    questions = tmp_path / "broken.yaml"
+    questions.write_text(yaml_text, encoding="utf-8")
+    result = run("evaluate", str(questions))
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {questions}: ") and complaint in line
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("port", ["99999999999", "65536", "-5"])
+def test_serve_on_an_impossible_port_is_a_usage_error(port: str) -> None:
+    result = run("serve", "--http", "--port", port)
+    assert result.returncode == 2
+    assert "error: argument --port: a port is a number from 0 to 65535" in result.stderr.splitlines()[-1]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, SettingsError, load_settings, require
+from bot import logs
+from bot.config import Settings, SettingsError, load_settings, require, shown_url
 from tests.conftest import ROOT
 
 
@@ -73,3 +76,57 @@ def test_each_mode_names_the_credential_it_lacks(http: bool, present: dict[str, 
     settings = load_settings(**present)
     with pytest.raises(SettingsError, match=f"{missing} is empty: .*"):
         require(settings, http=http)
+
+
+SECRET_SETTINGS = ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "USER_ID_HASH_KEY"]
+
+
+@pytest.mark.parametrize("name", SECRET_SETTINGS)
+def test_a_secret_pasted_with_a_line_break_or_spaces_around_it_is_trimmed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    value = "xoxb-0123456789-abcdefabcdefabcdefabcdef0123456789"
+    monkeypatch.setenv(name, f"  {value}\n")
+    settings = load_settings(_env_file=None)
+    assert getattr(settings, name.lower()).get_secret_value() == value
+    monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text(f'{name}="{value}\n"\nRESULTS=3\n', encoding="utf-8")
+    settings = load_settings(_env_file=tmp_path / ".env")
+    assert getattr(settings, name.lower()).get_secret_value() == value
+
+
+@pytest.mark.parametrize("name", SECRET_SETTINGS)
+def test_a_secret_with_a_space_inside_is_refused_naming_the_setting(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, "xoxb-0123456789 abcdef-PASTED")
+    with pytest.raises(SettingsError, match=f"^{name}: .*space or line break inside") as error:
+        load_settings(_env_file=None)
+    assert "PASTED" not in str(error.value)
+
+
+TOKEN_IN_URL = [
+    ("https://slack.com/api/xoxb-1234-5678-SECRETSECRET", "https://slack.com/api/"),
+    (
+        "https://user:SECRETSECRET@slack.example.com:8443/api/?token=xoxb-SECRETSECRET",
+        "https://slack.example.com:8443/api/",
+    ),
+    ("https://slack.com/api?token=SECRETSECRET", "https://slack.com/api"),
+    ("xoxb-1234-5678-SECRETSECRET", ""),
+    ("slack.com/api/xapp-1-A1-SECRETSECRET", "slack.com/api/"),
+]
+
+
+@pytest.mark.parametrize(("url", "safe"), TOKEN_IN_URL)
+def test_a_token_pasted_into_the_api_url_is_never_shown(monkeypatch: pytest.MonkeyPatch, url: str, safe: str) -> None:
+    assert shown_url(url).startswith(safe) and "SECRET" not in shown_url(url)
+    monkeypatch.setenv("SLACK_API_URL", url)
+    try:
+        settings = load_settings(_env_file=None)
+    except SettingsError as error:
+        assert re.match(r"SLACK_API_URL: .*(must start with http:// or https://|must not hold a user name)", str(error))
+        assert "SECRET" not in str(error)
+    else:  # a well-formed URL: the token in it is scrubbed from log lines like any other secret
+        assert any("SECRETSECRET" in secret for secret in settings.secrets())
+        line = logs.formatter("text", settings.secrets()).format(
+            logging.LogRecord("x", logging.INFO, "", 0, "calling %s", (settings.slack_api_url,), None)
+        )
+        assert "SECRET" not in line

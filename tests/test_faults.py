@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
+import random
 import shutil
 import signal
 import sqlite3
@@ -20,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from bot.app import UNSENT
+from bot.engine import PROCESS_ABOVE_BYTES
 from bot.serve import READY_PATH
 from tests.fakeslack import BOT_TOKEN, JSON, SIGNING_SECRET, FakeSlack, app_mention_event, json_body, signed_request
 from tests.slackbot import ANSWER, QUESTION, Bot, mention_text, reads, serving
@@ -109,6 +112,65 @@ async def test_a_bot_killed_mid_burst_restarts_consistent_and_answers_no_questio
         else:  # claimed, then killed before the answer left: logged as such, and not answered on the retry
             assert rows[ts] == UNSENT
     assert all(rows[ts] is None for ts in after if ts not in before)  # answered after the restart, in full
+
+
+def large_knowledge(folder: Path, size: int) -> Path:
+    """A knowledge folder of `size` bytes of made-up articles: big enough to be indexed in a child process."""
+    rng = random.Random(13)
+    vocabulary = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 10))) for _ in range(5000)]
+    folder.mkdir()
+    written, number = 0, 0
+    while written < size:
+        paragraphs = [" ".join(rng.choices(vocabulary, k=60)) + "." for _ in range(50)]
+        text = f"Made-up article {number} on commissioning\n\n" + "\n\n".join(paragraphs) + "\n"
+        (folder / f"{number:04d}_article.txt").write_text(text, encoding="utf-8")
+        written, number = written + len(text), number + 1
+    return folder
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux: read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie waiting to be reaped has stopped)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_the_indexer_stops_when_the_bot_is_killed_while_it_builds(slack: FakeSlack, tmp_path: Path) -> None:
+    knowledge = large_knowledge(tmp_path / "knowledge", 3 * PROCESS_ABOVE_BYTES)  # a build of several seconds
+    port = free_port()
+    settings = settings_for(slack, KNOWLEDGE_DIR=str(knowledge))
+    indexers: list[int] = []
+    async with bot_process(tmp_path, "serve", "--http", "--port", str(port), **settings) as bot:
+        try:
+            async with asyncio.timeout(SETTLE):  # the bot starts by indexing the folder, in a child process
+                while not indexers:
+                    indexers = children(bot.process.pid)
+                    await asyncio.sleep(0.02)
+            bot.process.send_signal(signal.SIGKILL)
+            # Not bot.finish(): asyncio waits for the bot's output to close too, and the indexer holds it open.
+            while alive(bot.process.pid):
+                await asyncio.sleep(0.01)
+            stopped = asyncio.get_running_loop().time() + 2.0
+            while alive(indexers[0]) and asyncio.get_running_loop().time() < stopped:
+                await asyncio.sleep(0.05)
+            assert not alive(indexers[0]), "the indexer went on building after the bot was killed"
+            assert "listening on" not in bot.printed  # it was killed mid-build, not after
+        finally:  # whatever happened, leave nothing running
+            for pid in filter(alive, indexers):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _count(database: Path, sql: str, *params: object) -> int:

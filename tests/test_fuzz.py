@@ -474,10 +474,14 @@ def test_any_file_name_is_shown_as_one_printable_line_everywhere(names: list[str
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         for i, name in enumerate(names):
-            (folder / name).write_text(f"Zorbling budgets {i}\n\nThe council agreed the Quorbléxa plan {i} in {name!r}.\n")
+            (folder / name).write_text(
+                f"Zorbling budgets {i}\n\nThe council agreed the Quorbléxa plan {i} in {name!r}.\n"
+            )
         index = Index(load(folder))
     shown = [a.source for a in index.articles] + [p.source for p in index.problems]
-    assert sorted(a.source for a in index.articles) == sorted(printable(n) for n in names if not n.startswith((".", "_")))
+    assert sorted(a.source for a in index.articles) == sorted(
+        printable(n) for n in names if not n.startswith((".", "_"))
+    )
     for source in shown:
         assert_one_printable_line(source)
     report = ReloadReport(ok=True, added=tuple(a.source for a in index.articles), articles=len(index.articles))

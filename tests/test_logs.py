@@ -14,13 +14,14 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
-from bot import logs
+from bot import logs, reply
 from bot.config import load_settings
-from tests.fakeslack import JSON, FakeSlack, app_mention_event, json_body, signed_request
-from tests.slackbot import QUESTION, mention_text
+from tests.fakeslack import JSON, FakeSlack, app_mention_event, json_body, signed_request, slash_command_form
+from tests.slackbot import QUESTION, click_payload, mention_text, serving, shown
 from tests.test_serve import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -112,6 +113,28 @@ def test_a_secret_logged_by_anyone_anywhere_in_a_line_is_redacted(captured: io.S
     assert "request failed" in text  # a one-letter test value is not a secret to scrub from every word
 
 
+@pytest.mark.parametrize(
+    ("level", "line", "kept"),
+    [
+        (logging.INFO, "Unsuccessful Bolt execution result (status: 404, body: {body})", "(status: 404"),
+        (logging.WARNING, "A global middleware (Mine) skipped calling `next()` ({body})", "(Mine) skipped calling"),
+        (logging.DEBUG, 'Responding with status: 200 body: "{body}" (3 millis)', "Responding with status: 200"),
+    ],
+)
+def test_library_lines_that_show_content_keep_only_what_happened(
+    captured: io.StringIO, level: int, line: str, kept: str
+) -> None:
+    logs.configure("DEBUG", "text", stream=captured)
+    body = {"user": "UALICE01", "text": QUESTION}
+    logging.getLogger("slack_bolt.AsyncApp").log(level, line.format(body=body))
+    logging.getLogger("bot.app").info("the bot's own line: %s", "kept whole")
+
+    first, second = captured.getvalue().splitlines()
+    assert kept in first and first.endswith("[content not logged]")
+    assert "UALICE01" not in first and QUESTION not in first
+    assert second.endswith("the bot's own line: kept whole")
+
+
 @pytest.mark.parametrize("value", ["debug", "Warning"])
 def test_log_level_setting_accepts_any_case(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("LOG_LEVEL", value)
@@ -174,3 +197,52 @@ async def test_socket_mode_bot_at_debug_never_logs_its_tokens(slack: FakeSlack, 
     assert status == 0
     assert "question answered" in bot.printed and " DEBUG " in bot.printed
     assert MARKER not in bot.printed
+
+
+# --- privacy at every level ----------------------------------------------------------------
+
+
+ALICE = "UALICE01"
+ASKED = "Which CCGs overspent in 2017-18?"  # by /ask; QUESTION by mention
+
+
+@pytest.mark.parametrize("http", [True, False], ids=["http", "socket_mode"])
+async def test_at_debug_with_hashed_ids_no_user_id_or_question_reaches_the_log(
+    tmp_path: Path, captured: io.StringIO, http: bool
+) -> None:
+    logs.configure("DEBUG", "text", stream=captured)
+    key = "k" * 40
+    extra = {} if http else {"slack_signing_secret": None}
+    async with (
+        FakeSlack() as slack,
+        serving(
+            slack, tmp_path, http=http, log_level="DEBUG", hash_user_ids=True, user_id_hash_key=key, **extra
+        ) as bot,
+    ):
+        mention = app_mention_event(mention_text(QUESTION), user=ALICE)
+        share_url = slack.response_url()
+        if http:
+            await bot.event(mention)
+            _, answer_url = await bot.command(ASKED, user=ALICE)
+        else:
+            answer_url = slack.response_url()
+            await slack.socket_send("events_api", mention)
+            await slack.socket_send("slash_commands", slash_command_form(ASKED, response_url=answer_url, user_id=ALICE))
+        await bot.posts()
+        [answer] = await bot.responses(answer_url)
+        share = click_payload(answer.params, reply.ACTION_SHARE, response_url=share_url, user=ALICE, ephemeral=True)
+        if http:
+            await bot.click(share)
+        else:
+            await slack.socket_send("interactive", share)
+        [shared, *_] = await bot.responses(share_url)
+        await bot.settle()
+
+    logged = captured.getvalue()
+    assert f"Shared by <@{ALICE}>" in shown(shared.params)  # the user id and the question did pass through
+    assert " DEBUG " in logged and "question answered" in logged  # the libraries and the bot really were talking
+    assert "chat.postMessage" in logged  # DEBUG still says which calls were made
+    assert ALICE not in logged
+    for question in (QUESTION, ASKED):
+        for written in (question, quote(question), quote_plus(question), json.dumps(question)[1:-1]):
+            assert written not in logged

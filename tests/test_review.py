@@ -265,6 +265,25 @@ def test_bad_options_are_errors_that_say_what_is_accepted(tmp_path: Path, logged
     assert run(tmp_path, "queries", "--feedback", "sideways").returncode == 2
 
 
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--since", "1000000000d"], "error: --since '1000000000d' is too far back or ahead"),
+        (["--since", "9999-12-31T23:59:59-12:00"], "error: --since '9999-12-31T23:59:59-12:00' is too far back"),
+        (["--since", "0001-01-01"], "error: --since '0001-01-01' is too far back or ahead"),
+        (["summary", "--since", "1000000000d"], "error: --since '1000000000d' is too far back or ahead"),
+        (["--limit", "99999999999999999999"], "error: argument --limit: must be at most 9,223,372,036,854,775,807"),
+    ],
+)
+def test_out_of_range_options_are_one_line_errors(
+    tmp_path: Path, logged: list[QueryRecord], args: list[str], complaint: str
+) -> None:
+    result = run(tmp_path, "queries", *args)
+    assert result.returncode == 2
+    assert complaint in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
 # --- python -m bot queries summary -----------------------------------------------------------------------
 
 
@@ -389,6 +408,14 @@ def test_since_accepts_durations_and_iso_dates(text: str, expected: dt.datetime)
 @pytest.mark.parametrize("text", ["", "7", "d7", "7 days", "yesterday", "2025-13-01", "1y"])
 def test_since_refuses_anything_else(text: str) -> None:
     with pytest.raises(ValueError, match=re.escape("use e.g. 7d, 24h or 30m")):
+        review.parse_since(text, NOW)
+
+
+@pytest.mark.parametrize(
+    "text", ["1000000000d", "99999999999999999999m", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00+14:00"]
+)
+def test_since_too_far_back_or_ahead_is_refused_in_words(text: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"--since {text!r} is too far back or ahead")):
         review.parse_since(text, NOW)
 
 

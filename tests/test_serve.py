@@ -209,6 +209,39 @@ def test_unreachable_slack_is_named(tmp_path: Path) -> None:
     assert MARKER not in result.stdout + result.stderr
 
 
+def test_a_token_pasted_into_the_api_url_is_not_shown(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    url = f"http://127.0.0.1:{port}/api/{BOT_TOKEN}/?token={MARKER}"
+
+    result = run(tmp_path, "serve", SLACK_API_URL=url, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN)
+
+    assert result.returncode == 2
+    assert f"cannot reach Slack at http://127.0.0.1:{port}/api/[hidden]/ (" in result.stderr
+    assert MARKER not in result.stdout + result.stderr
+
+
+async def test_secrets_pasted_with_a_trailing_newline_still_work(slack: FakeSlack, tmp_path: Path) -> None:
+    port = free_port()
+    settings = {
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_BOT_TOKEN": f"{BOT_TOKEN}\n",
+        "SLACK_SIGNING_SECRET": f" {SIGNING_SECRET}\r\n",
+    }
+    base = f"http://127.0.0.1:{port}"
+
+    async with bot_process(tmp_path, "serve", "--http", "--host", "127.0.0.1", "--port", str(port), **settings) as bot:
+        await bot.wait_for_line(f"listening on {base}/slack/events")
+        event = app_mention_event(mention_text(QUESTION))
+        delivered = await signed_request(f"{base}/slack/events", json_body(event), JSON, SIGNING_SECRET)
+        [answer] = await slack.wait_for("chat.postMessage", 1, ok=True)
+        status = await bot.stop(signal.SIGTERM)
+
+    assert delivered.status == 200
+    assert ANSWER in reads(answer.params)
+    assert status == 0
+    assert MARKER not in bot.printed
+
+
 # --- serving --------------------------------------------------------------------------------
 
 
