@@ -101,7 +101,7 @@ def build_and_save(folder: Path, min_relevance: float, saved: Path | None, knowl
 def article_bytes(folder: Path) -> int:
     """The size of the folder's article files: what a build's cost grows with."""
     total = 0
-    for path, source in visible_files(folder) if folder.is_dir() else []:
+    for path, source in visible_files(folder, []) if folder.is_dir() else []:
         if is_article(source):
             with contextlib.suppress(OSError):
                 total += path.stat().st_size
