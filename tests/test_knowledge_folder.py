@@ -1,5 +1,5 @@
 """Hostile and odd knowledge folders, end to end: links that lead out of the folder, folders nested a
-thousand deep.
+thousand deep, an article that breaks the build in an unexpected way.
 
 Real: the bot started by tests/slackbot.py `serving` over real HTTP, its SQLite query log and saved
 index in the test's tmp folder, a copy of the knowledge folder changed by the test, the command line
@@ -12,6 +12,7 @@ server's layout); nothing outside the knowledge folder is ever read, answered fr
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import pytest
 
 from tests.conftest import KNOWLEDGE
 from tests.fakeslack import BOT_TOKEN, SIGNING_SECRET, USER_ID, FakeSlack
-from tests.slackbot import NEW_ARTICLE_TEXT, reads, serving, shown
+from tests.slackbot import ANSWER, NEW_ARTICLE_TEXT, QUESTION, reads, serving, shown
 from tests.test_app import admin, ask
 from tests.test_cli import run
 
@@ -159,3 +160,28 @@ def test_the_index_command_with_1000_nested_folders_reports_and_exits_normally(
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "d/wombat.txt" in result.stdout and "deep" in result.stdout
+
+
+# --- a build that fails unexpectedly ---------------------------------------------------------
+
+
+async def test_a_reload_that_fails_unexpectedly_still_reports_and_keeps_answering(
+    slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    knowledge = copy_knowledge(tmp_path)
+    async with serving(slack, tmp_path, knowledge_dir=knowledge, admin_user_ids=USER_ID) as bot:
+        old = bot.running.engine.index.version
+        # Front matter nested deeper than the YAML parser's recursion can go: it raises RecursionError.
+        title = "[" * 600 + "]" * 600
+        (knowledge / "hostile.md").write_text(f"---\ntitle: {title}\n---\n# Hostile\n\nSome text.\n", encoding="utf-8")
+
+        with caplog.at_level(logging.ERROR, logger="bot"):
+            [_, report] = await admin(bot, "reload", count=2)
+        await ask(bot, QUESTION)
+        [call] = await bot.posts()
+
+        assert "Reload failed:" in report and "unexpected" in report and "log" in report
+        assert f"Still answering from the previous index (index version {old})" in report
+        assert ANSWER in reads(call.params)
+        assert bot.running.engine.index.version == old
+        assert any(r.exc_info and r.exc_info[0] is RecursionError for r in caplog.records)
