@@ -7,8 +7,9 @@
 The bot runs as an operator runs it, `python -m bot serve --http`, in its own process (LOG_LEVEL=WARNING, a
 fresh query log, ADMIN_USER_IDS naming the benchmark's admin, INDEX_PATH and SAVE_INDEX=true in a temporary
 folder). Its KNOWLEDGE_DIR is a mirror of the chosen folder (the generated one for `--passages`, from the same
-cache as benchmarks/engine.py, or `--knowledge`): real folders holding a symbolic link to every file, so the
-benchmark can add a file without copying or touching the original.
+cache as benchmarks/engine.py, or `--knowledge`): real folders holding a hard link to every file (a copy across
+file systems; the bot reads no symbolic link leading out of its folder), so the benchmark can add a file
+without touching the original.
 
 This process plays Slack (tests/fakeslack.py): signed `app_mention` events at `--rate` a second on a fixed,
 open-loop schedule, questions from the folder's `_questions.json` (tests/questions.yaml when it has none).
@@ -35,6 +36,7 @@ import math
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -148,10 +150,12 @@ def read_questions(folder: Path, given: Path | None) -> list[str]:
 
 
 def mirror(source: Path, target: Path) -> int:
-    """Make `target` a mirror of `source`: the same folders, a symbolic link to each file. Returns the files.
+    """Make `target` a mirror of `source`: the same folders, a hard link to each file (a copy where the two are
+    on different file systems). Returns the files.
 
-    The bot reads the mirror as it would the folder (its loader follows links to files), and the benchmark
-    can add or change files in it without copying a large folder or touching the original."""
+    The bot reads the mirror as it would the folder (it reads no symbolic link that leads out of its folder),
+    and the benchmark can add files to it, or replace one (unlink, then write), without copying a large folder
+    or touching the original."""
     source = source.resolve()
     files = 0
     for top, folders, names in os.walk(source):
@@ -159,7 +163,10 @@ def mirror(source: Path, target: Path) -> int:
         here.mkdir(parents=True, exist_ok=True)
         folders.sort()
         for name in sorted(names):
-            (here / name).symlink_to(Path(top) / name)
+            try:
+                os.link(Path(top) / name, here / name)
+            except OSError:  # another file system, or one without hard links
+                shutil.copy2(Path(top) / name, here / name)
             files += 1
     return files
 

@@ -3,16 +3,28 @@
 Articles are `.txt` and `.md` files anywhere under the folder. Files and folders whose names
 start with `.` or `_` are ignored, and `synonyms.txt` at the top holds query synonyms. A file
 that cannot be used is reported by name with the reason and skipped; the rest still load.
+
+Nothing outside the folder is ever read: a link that leads out of it (to a file, or to a folder)
+is named and skipped, and the check is made again when a file is opened, in case a file or folder
+was swapped for a link after the listing. A link to a file inside the folder is read as that file:
+it shows nothing the folder does not already hold, and lets an editor publish a file kept under
+`_drafts/` without copying it. Links to folders are not followed, even inside (a link to a folder
+above it would list the folder again and again). Folders nested more than MAX_DEPTH deep are named
+and not entered, so a hostile or mistaken tree cannot exhaust the listing; names that are not UTF-8
+are named (as best they can be shown) and skipped.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from bot import clean
 from bot.characters import visible
@@ -22,10 +34,20 @@ from bot.passages import MAX_SENTENCE_CHARS, overlong_sentences, section_heading
 ARTICLE_SUFFIXES = (".txt", ".md")
 SYNONYMS_FILE = "synonyms.txt"
 MAX_FILE_BYTES = 20_000_000
+MAX_DEPTH = 32  # folders inside folders that are read; knowledge/a/b.txt is 1 deep
+LINK_OUTSIDE = "a link leading outside the knowledge folder; not read (put a copy in the folder instead)"
+LINK_TO_FOLDER = "a link to a folder; links to folders are not followed"
+LINK_TO_NOTHING = "a link to a file that does not exist; not read"
+BAD_NAME = "its name is not UTF-8 text; not read (rename it)"
+TOO_DEEP = f"more than {MAX_DEPTH} folders deep; not read (move its files higher up)"
 
 
 class KnowledgeError(Exception):
     """The knowledge folder as a whole cannot be used."""
+
+
+class OutsideFolder(OSError):
+    """A file to be read turned out to lie outside the knowledge folder."""
 
 
 @dataclass(frozen=True)
@@ -58,16 +80,17 @@ def load(folder: Path) -> Corpus:
         what = "is not a folder" if folder.exists() else "does not exist"
         raise KnowledgeError(f"knowledge folder {folder} {what}: set KNOWLEDGE_DIR or pass --knowledge")
     problems: list[LoadProblem] = []
+    files = visible_files(folder, problems)
     pages: list[_Page] = []
-    for path in _article_files(folder, problems):
-        source = path.relative_to(folder).as_posix()
-        text = _read_text(path, source, problems)
+    for path, source in _article_files(files, problems):
+        text = _read_text(folder, source, problems)
         if text is None:
             continue
         front, body = clean.split_front_matter(text)
         problems.extend(LoadProblem(source=source, message=w, skipped=False) for w in front.warnings)
         pages.append(_Page(source, front, clean.split_paragraphs(body, markdown=path.suffix == ".md")))
-    return build(folder, pages, problems, _read_synonyms(folder, problems))
+    listed_synonyms = any(source == SYNONYMS_FILE for _, source in files)
+    return build(folder, pages, problems, _read_synonyms(folder, problems) if listed_synonyms else "")
 
 
 def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], synonyms: str) -> Corpus:
@@ -128,55 +151,141 @@ def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], syn
     return Corpus(folder, tuple(articles), tuple(passages), tuple(problems), synonyms)
 
 
-def visible_files(folder: Path) -> list[tuple[Path, str]]:
+def visible_files(folder: Path, problems: list[LoadProblem]) -> list[tuple[Path, str]]:
     """Every file under `folder` the loader looks at, with its name relative to the folder:
     not hidden, not under a name starting with '_', sorted by path (folder by folder).
 
-    A symbolic link to a file counts as the file; one to a folder is not followed. os.scandir
-    rather than Path.rglob: it knows most entries' kinds without a stat call (200,000 files:
-    about 2 s instead of 4.5 s)."""
+    What is not listed though it is visible goes into `problems`, named, sorted by name: links
+    leading outside the folder, links to folders or to nothing, folders too deep to enter (see
+    the module's docstring), names that are not UTF-8 and folders that cannot be listed. os.scandir rather than
+    Path.rglob: it knows most entries' kinds without a stat call (200,000 files: about 2 s
+    instead of 4.5 s). A list of folders still to list rather than recursion, which a deep
+    enough tree would exhaust."""
+    root = os.path.realpath(folder)
     found: list[tuple[tuple[str, ...], str]] = []
-
-    def visit(where: str, prefix: tuple[str, ...]) -> None:
-        with os.scandir(where) as entries:
-            for entry in entries:
-                if entry.name.startswith((".", "_")):
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    visit(entry.path, (*prefix, entry.name))
-                elif entry.is_file():
-                    found.append(((*prefix, entry.name), entry.path))
-
-    visit(os.fspath(folder), ())
+    skipped: list[LoadProblem] = []
+    waiting: list[tuple[str, tuple[str, ...]]] = [(os.fspath(folder), ())]
+    while waiting:
+        where, prefix = waiting.pop()
+        try:
+            with os.scandir(where) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            if not prefix:
+                raise  # the folder itself: the caller says what is wrong with it
+            skipped.append(LoadProblem(source="/".join(prefix), message=f"cannot be listed: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            if entry.name.startswith((".", "_")):
+                continue
+            parts = (*prefix, entry.name)
+            why = _unlisted(entry, root, len(parts))
+            if why:
+                name = os.fsencode("/".join(parts)).decode(errors="replace")  # readable even if not UTF-8
+                skipped.append(LoadProblem(source=name, message=why))
+            elif entry.is_dir(follow_symlinks=False):
+                waiting.append((entry.path, parts))
+            elif entry.is_file():
+                found.append((parts, entry.path))
     found.sort()
+    problems.extend(sorted(skipped, key=lambda p: p.source))
     return [(Path(path), "/".join(parts)) for parts, path in found]
+
+
+def _unlisted(entry: os.DirEntry[str], root: str, depth: int) -> str | None:
+    """Why `entry` (`depth` names below the knowledge folder `root`, a real path) is not listed
+    though it is visible, or None. Never says where a link leads: that would show whoever reads
+    the report the server's layout."""
+    try:
+        entry.name.encode()
+    except UnicodeEncodeError:  # bytes Python could not decode, kept as lone surrogates
+        return BAD_NAME
+    if entry.is_symlink():
+        if not _inside(os.path.realpath(entry.path), root):
+            return LINK_OUTSIDE
+        try:
+            mode = os.stat(entry.path).st_mode
+        except OSError:  # leads nowhere, or round in a circle
+            return LINK_TO_NOTHING
+        return LINK_TO_FOLDER if stat.S_ISDIR(mode) else None
+    if depth > MAX_DEPTH and entry.is_dir(follow_symlinks=False):
+        return TOO_DEEP
+    return None
+
+
+def _inside(real: str, root: str) -> bool:
+    return os.path.commonpath([real, root]) == root
+
+
+def open_inside(folder: Path, source: str) -> BinaryIO:
+    """The listed file `source` (a name from `visible_files`), opened for reading; OutsideFolder if
+    it now leads outside `folder`, OSError if it cannot be opened or is not a regular file.
+
+    A file or folder may have been swapped for a link since the listing, so every folder on the
+    way is opened without following links; a file that is a link is opened at its real place
+    only if that lies inside the folder (checked on the real path, then opened the same way)."""
+    try:
+        fd = _open_beneath(os.fspath(folder), source.split("/"))
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):  # how O_NOFOLLOW refuses a link to a file, to a folder
+            raise
+        root = os.path.realpath(folder)
+        real = os.path.realpath(os.path.join(root, source))
+        if not _inside(real, root):
+            raise OutsideFolder(LINK_OUTSIDE) from None
+        fd = _open_beneath(root, os.path.relpath(real, root).split(os.sep))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_beneath(root: str, parts: Sequence[str]) -> int:
+    """A file descriptor for root/parts..., following no link on the way."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        # O_NONBLOCK: a pipe put in a file's place must not hang the reader (the fstat after refuses it)
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def is_article(source: str) -> bool:
     return source != SYNONYMS_FILE and source.lower().endswith(ARTICLE_SUFFIXES)
 
 
-def _article_files(folder: Path, problems: list[LoadProblem]) -> list[Path]:
+def _article_files(listed: list[tuple[Path, str]], problems: list[LoadProblem]) -> list[tuple[Path, str]]:
     files = []
-    for path, source in visible_files(folder):
+    for path, source in listed:
         if source == SYNONYMS_FILE:
             continue
         if not is_article(source):
             problems.append(LoadProblem(source=source, message="not a .txt or .md file"))
             continue
-        files.append(path)
+        files.append((path, source))
     return files
 
 
-def _read_text(path: Path, source: str, problems: list[LoadProblem]) -> str | None:
+def _read_text(folder: Path, source: str, problems: list[LoadProblem]) -> str | None:
     def skip(reason: str) -> None:
         problems.append(LoadProblem(source=source, message=reason))
 
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            skip(f"larger than {MAX_FILE_BYTES // 1_000_000} MB; split it into several articles")
-            return None
-        data = path.read_bytes()
+        with open_inside(folder, source) as f:
+            if os.fstat(f.fileno()).st_size > MAX_FILE_BYTES:
+                skip(f"larger than {MAX_FILE_BYTES // 1_000_000} MB; split it into several articles")
+                return None
+            data = f.read()
+    except OutsideFolder:
+        skip(LINK_OUTSIDE)
+        return None
     except OSError as exc:
         skip(f"cannot be read: {exc.strerror or exc}")
         return None
@@ -195,11 +304,12 @@ def _read_text(path: Path, source: str, problems: list[LoadProblem]) -> str | No
 
 
 def _read_synonyms(folder: Path, problems: list[LoadProblem]) -> str:
-    path = folder / SYNONYMS_FILE
-    if not path.is_file():
-        return ""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        with open_inside(folder, SYNONYMS_FILE) as f:
+            return f.read().decode("utf-8-sig")
+    except OutsideFolder:
+        problems.append(LoadProblem(source=SYNONYMS_FILE, message=LINK_OUTSIDE))
+        return ""
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(
             LoadProblem(source=SYNONYMS_FILE, message=f"cannot be read ({exc}); searching without synonyms")

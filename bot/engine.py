@@ -101,7 +101,7 @@ def build_and_save(folder: Path, min_relevance: float, saved: Path | None, knowl
 def article_bytes(folder: Path) -> int:
     """The size of the folder's article files: what a build's cost grows with."""
     total = 0
-    for path, source in visible_files(folder) if folder.is_dir() else []:
+    for path, source in visible_files(folder, []) if folder.is_dir() else []:
         if is_article(source):
             with contextlib.suppress(OSError):
                 total += path.stat().st_size
@@ -223,22 +223,33 @@ class Engine:
     async def reload(self) -> ReloadReport:
         """Re-read the knowledge folder and swap the new index in; on failure keep the old one.
 
-        Reloads asked for while one runs wait for it and then run in turn, so the last one
-        always sees the folder as it was when it was asked for."""
+        Every reload reports back, whatever goes wrong. Reloads asked for while one runs wait for
+        it and then run in turn, so the last one always sees the folder as it was when it was
+        asked for."""
         async with self._reloading:
             started = time.perf_counter()
             old = self.index
+
+            def failed(error: str) -> ReloadReport:
+                seconds = round(time.perf_counter() - started, 3)
+                return ReloadReport(
+                    ok=False,
+                    error=error,
+                    articles=len(old.articles),
+                    passages=len(old.passages),
+                    seconds=seconds,
+                    version=old.version,
+                )
+
             try:
                 opened = await open_index_off_loop(self.folder, self.min_relevance, self.saved, self.process_above)
             except (KnowledgeError, IndexBuildError, OSError, ValueError) as exc:
-                return ReloadReport(
-                    ok=False,
-                    error=str(exc),
-                    articles=len(old.articles),
-                    passages=len(old.passages),
-                    seconds=round(time.perf_counter() - started, 3),
-                    version=old.version,
-                )
+                return failed(str(exc))
+            except Exception as exc:
+                # A bug, or input nobody foresaw: whoever asked must still get an answer. The
+                # message may hold paths or text from the server, so it goes to the log only.
+                logger.exception("reload of %s failed unexpectedly", self.folder)
+                return failed(f"an unexpected error ({type(exc).__name__}); the bot's log has the details")
             _log_opened(opened, self.saved, time.perf_counter() - started)
             new = self.index = opened.index  # the swap: one assignment, atomic for every reader
             _settle()

@@ -7,7 +7,7 @@ same code. Anything else (no file, another format, stale, truncated, corrupt) ra
 with the reason in words, and the caller rebuilds. What is checked:
 
 - the **knowledge fingerprint**: SHA-256 over the name and bytes of every article file and
-  synonyms.txt, and the names of the other files the loader reports as skipped;
+  synonyms.txt, and the names of the other files, links and folders the loader reports as skipped;
 - the **code fingerprint**: SHA-256 over the source of every module that shapes an index, so
   an upgraded bot never reads an index its predecessor cleaned or analysed differently;
 - a **SHA-256 of the whole file** in its last 32 bytes, before anything in it is believed;
@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from bot.bm25 import BM25Index, BM25Params
 from bot.catalog import Catalog
-from bot.corpus import SYNONYMS_FILE, is_article, visible_files
+from bot.corpus import SYNONYMS_FILE, is_article, open_inside, visible_files
 from bot.models import Article, LoadProblem
 from bot.search import Index, IndexParts
 from bot.text import Analyzer
@@ -71,18 +71,22 @@ def knowledge_fingerprint(folder: Path) -> str:
     """A digest of everything in `folder` that the index is made from.
 
     A file that cannot be read is fingerprinted by its error, so the index built while it was
-    unreadable is reused only while it still is."""
+    unreadable is reused only while it still is; a link or folder the listing skips, by its name
+    and why (bot/corpus.py), so adding or removing one is a change."""
     digest = hashlib.sha256()
-    for path, source in visible_files(folder) if folder.is_dir() else []:
+    unlisted: list[LoadProblem] = []
+    for _, source in visible_files(folder, unlisted) if folder.is_dir() else []:
         digest.update(f"\0{source}\0".encode())
         if source != SYNONYMS_FILE and not is_article(source):
             continue  # only its name matters: the loader reports it as skipped
         try:
-            with path.open("rb") as f:
+            with open_inside(folder, source) as f:
                 while block := f.read(_CHUNK):
                     digest.update(block)
         except OSError as exc:
             digest.update(f"\0unreadable: {exc.strerror or exc}".encode())
+    for problem in unlisted:  # links and folders not read: their names, never what they lead to
+        digest.update(f"\0unlisted\0{problem.source}\0{problem.message}".encode())
     return digest.hexdigest()
 
 

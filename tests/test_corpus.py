@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from bot.corpus import KnowledgeError, load, visible_files
+from bot import store
+from bot.corpus import MAX_DEPTH, KnowledgeError, load, open_inside, visible_files
+from bot.models import LoadProblem
 from tests.conftest import KNOWLEDGE
 
 GOOD = "Councils and CCGs\n\n" + "Councils and clinical commissioning groups agreed to pool budgets this year. " * 6
@@ -92,15 +95,131 @@ def test_the_files_looked_at_are_those_in_visible_folders_in_path_order(tmp_path
     for name in ("b.txt", "a-c.txt", "a/b.txt", "a/z/y.md", ".git/x.txt", "_drafts/d.txt", "a/.hidden.txt"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("x", encoding="utf-8")
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    (outside / "linked.txt").write_text("x", encoding="utf-8")
-    (root / "link.txt").symlink_to(outside / "linked.txt")  # a link to a file is the file
-    (root / "linked_folder").symlink_to(outside)  # a link to a folder is not followed
-    (root / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+    (root / "link.txt").symlink_to("_drafts/d.txt")  # a link that stays inside the folder is the file
 
-    names = [name for _, name in visible_files(root)]
+    names = [name for _, name in visible_files(root, [])]
 
     # Folder by folder, as the files are listed in a file manager: "a/..." before "a-c.txt".
     assert names == ["a/b.txt", "a/z/y.md", "a-c.txt", "b.txt", "link.txt"]
-    assert [path for path, _ in visible_files(root)] == [root / name for name in names]
+    assert [path for path, _ in visible_files(root, [])] == [root / name for name in names]
+
+
+def test_links_out_of_the_folder_to_folders_or_to_nothing_are_named_and_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "good.txt").write_text(GOOD, encoding="utf-8")
+    (root / "sub").mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("SLACK_BOT_TOKEN=xoxb-secret\n\n" + GOOD, encoding="utf-8")
+    (root / "notes.txt").symlink_to("../elsewhere/secret.txt")
+    (root / "sub" / "deeper.md").symlink_to(outside / "secret.txt")
+    (root / "escape.txt").symlink_to("sub/../../elsewhere/secret.txt")
+    (root / "shared").symlink_to(outside)
+    (root / "again").symlink_to("sub")
+    (root / "broken.txt").symlink_to("nowhere.txt")
+    (root / "loop.txt").symlink_to("loop.txt")
+    (root / "synonyms.txt").symlink_to(outside / "secret.txt")
+
+    corpus = load(root)
+
+    outside_message = "a link leading outside the knowledge folder; not read (put a copy in the folder instead)"
+    assert [a.source for a in corpus.articles] == ["good.txt"]
+    assert corpus.synonyms == ""
+    assert problems(root) == {
+        "again": "a link to a folder; links to folders are not followed",
+        "broken.txt": "a link to a file that does not exist; not read",
+        "escape.txt": outside_message,
+        "loop.txt": "a link to a file that does not exist; not read",
+        "notes.txt": outside_message,
+        "shared": outside_message,
+        "sub/deeper.md": outside_message,
+        "synonyms.txt": outside_message,
+    }
+    assert "xoxb-secret" not in repr(corpus)
+
+
+def test_a_knowledge_folder_reached_through_a_link_is_read(tmp_path: Path) -> None:
+    real = tmp_path / "srv" / "kb"
+    real.mkdir(parents=True)
+    (real / "good.txt").write_text(GOOD, encoding="utf-8")
+    (real / "latest.txt").symlink_to(real / "good.txt")  # inside the real folder, by its absolute name
+    (tmp_path / "kb").symlink_to(real)
+
+    assert [name for _, name in visible_files(tmp_path / "kb", [])] == ["good.txt", "latest.txt"]
+    assert load(tmp_path / "kb").passage_counts() == {"good.txt": 1, "latest.txt": 1}
+
+
+def test_folders_deeper_than_the_limit_are_named_and_not_entered(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    deepest = root.joinpath(*["d"] * (MAX_DEPTH + 3))
+    deepest.mkdir(parents=True)
+    (deepest.parents[2] / "last.txt").write_text("x", encoding="utf-8")  # as deep as files are read
+    (deepest.parents[1] / "lost.txt").write_text("x", encoding="utf-8")
+    found: list[LoadProblem] = []
+
+    names = [name for _, name in visible_files(root, found)]
+
+    too_deep = "/".join(["d"] * (MAX_DEPTH + 1))
+    assert names == ["/".join(["d"] * MAX_DEPTH + ["last.txt"])]
+    assert found == [
+        LoadProblem(source=too_deep, message=f"more than {MAX_DEPTH} folders deep; not read (move its files higher up)")
+    ]
+
+
+def test_a_folder_that_cannot_be_listed_is_named_and_the_rest_still_load(folder: Path) -> None:
+    # A path longer than the system allows (4,096 bytes on Linux) cannot be listed, even by root.
+    names = ["x" * 250] * 20
+    fd = os.open(folder, os.O_RDONLY)
+    for name in names:
+        os.mkdir(name, dir_fd=fd)
+        inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+
+    listed = problems(folder)
+
+    [(name, message)] = listed.items()
+    assert [a.source for a in load(folder).articles] == ["good.txt"]
+    assert name.startswith("/".join(names[:10])) and message == "cannot be listed: File name too long"
+
+
+def test_a_file_or_folder_swapped_for_a_link_after_the_listing_is_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("inside a", encoding="utf-8")
+    (root / "sub" / "b.txt").write_text("inside b", encoding="utf-8")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "a.txt").write_text("SECRET a", encoding="utf-8")
+    (outside / "b.txt").write_text("SECRET b", encoding="utf-8")
+    listed = visible_files(root, [])
+    assert [name for _, name in listed] == ["a.txt", "sub/b.txt"]
+
+    (root / "a.txt").unlink()
+    (root / "a.txt").symlink_to(outside / "a.txt")
+    (root / "sub").rename(root / "_old")
+    (root / "sub").symlink_to(outside)
+
+    for _, name in listed:
+        with pytest.raises(OSError, match="outside the knowledge folder"):
+            open_inside(root, name)
+    (root / "sub").unlink()
+    (root / "sub").symlink_to("_old")  # a swap that stays inside is read where it leads
+    with open_inside(root, "sub/b.txt") as f:
+        assert f.read() == b"inside b"
+
+
+def test_a_name_that_is_not_utf8_is_named_readably_and_skipped(folder: Path) -> None:
+    os.mkdir(os.path.join(os.fsencode(folder), b"caf\xe9"))
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9", b"menu.txt"), "wb") as f:
+        f.write(b"Menu\n\nSoup of the day.")
+    with open(os.path.join(os.fsencode(folder), b"r\xe9sum\xe9.txt"), "wb") as f:
+        f.write(b"CV\n\nA career in commissioning.")
+
+    assert problems(folder) == {
+        "caf\ufffd": "its name is not UTF-8 text; not read (rename it)",
+        "r\ufffdsum\ufffd.txt": "its name is not UTF-8 text; not read (rename it)",
+    }
+    assert store.knowledge_fingerprint(folder) != ""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import PROCESS_ABOVE_BYTES, Engine
+from bot.engine import PROCESS_ABOVE_BYTES, Engine, article_bytes
 from bot.search import DEFAULT_MIN_RELEVANCE
 from tests.conftest import KNOWLEDGE
 
@@ -147,3 +147,10 @@ async def test_a_replaced_index_is_freed(folder: Path, start: Callable[[Path], A
     (folder / "005_copy.txt").write_text((folder / NAO).read_text(encoding="utf-8"), encoding="utf-8")
     assert (await engine.reload()).ok
     assert old() is None
+
+
+def test_the_cost_of_a_build_counts_no_file_outside_the_folder(folder: Path, tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_bytes(b"x" * PROCESS_ABOVE_BYTES)
+    before = article_bytes(folder)
+    (folder / "big.txt").symlink_to(tmp_path / "big.txt")
+    assert article_bytes(folder) == before

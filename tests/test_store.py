@@ -114,6 +114,19 @@ def test_the_knowledge_fingerprint_follows_what_the_loader_reads(folder: Path, c
         assert after != before, why
 
 
+def test_a_link_out_of_the_folder_counts_by_name_never_by_what_it_leads_to(folder: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.env"
+    secret.write_text("SLACK_BOT_TOKEN=xoxb-first\n", encoding="utf-8")
+    before = store.knowledge_fingerprint(folder)
+    (folder / "notes.txt").symlink_to(secret)
+    with_link = store.knowledge_fingerprint(folder)
+    secret.write_text("SLACK_BOT_TOKEN=xoxb-second\n", encoding="utf-8")  # never read, so no change
+
+    assert store.knowledge_fingerprint(folder) == with_link != before
+    (folder / "notes.txt").unlink()
+    assert store.knowledge_fingerprint(folder) == before
+
+
 def rewrite_header(path: Path, **changes: object) -> None:
     """Change header fields as another version of the bot would have written them, with a valid checksum."""
     data = bytearray(path.read_bytes()[: -store.CHECKSUM])
