@@ -83,6 +83,10 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 2})" if where else ""
         return FrontMatter(warnings=(f"front matter is not valid YAML{line}; ignored it",)), body
+    except ValueError as exc:  # a date YAML recognises but cannot be: "published: 2017-13-45"
+        return FrontMatter(warnings=(f"front matter has a value that cannot be read ({exc}); ignored it",)), body
+    except RecursionError:  # "[[[[…]]]]" nested deeper than the parser can go
+        return FrontMatter(warnings=("front matter is nested too deeply to read; ignored it",)), body
     if data is None:
         return FrontMatter(), body
     if not isinstance(data, dict):

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from bot.characters import printable
+
+# A file's name as shown wherever it goes (citations, reports, the terminal, logs): a name can hold
+# any character but "/" and NUL, a newline or a right-to-left override included, so its invisible
+# characters are written as escapes. The file is opened by the name its folder listing gave.
+FileName = Annotated[str, AfterValidator(printable)]
 
 
 class Frozen(BaseModel):
@@ -15,7 +22,7 @@ class Frozen(BaseModel):
 class Article(Frozen):
     """One cleaned article from the knowledge folder."""
 
-    source: str  # file name relative to the knowledge folder, e.g. "000_eb80.txt"
+    source: FileName  # file name relative to the knowledge folder, e.g. "000_eb80.txt"
     slug: str  # stable id stem used in passage ids
     title: str
     published: dt.date | None = None
@@ -75,7 +82,7 @@ class Answer(Frozen):
 class LoadProblem(Frozen):
     """A file in the knowledge folder that was skipped or only partly understood."""
 
-    source: str
+    source: FileName
     message: str
     skipped: bool = True
 

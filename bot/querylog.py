@@ -128,6 +128,15 @@ class _Finish(NamedTuple):
 _Item = QueryRecord | _AdminAttempt | _Claim | _Finish
 
 
+def _named(item: _Item) -> str:
+    """Which row `item` is, for a log line: never the question or the user, which logs must not hold."""
+    if isinstance(item, _Claim | QueryRecord):
+        return f"question {(item.row if isinstance(item, _Claim) else item).id}"
+    if isinstance(item, _Finish):
+        return f"the outcome of question {item.query_id}"
+    return f"an /ask-admin attempt at {item.time}"
+
+
 class QueryLog:
     """The query log. Open with `await QueryLog.open(path)`; call `record` from the event loop's thread."""
 
@@ -335,7 +344,9 @@ class QueryLog:
                 if len(batch) > 1:
                     size = 1  # find it by writing one row at a time
                     continue
-                logger.error("query log %s: dropping a row the database refuses (%s): %r", self.path, exc, batch[0])
+                logger.error(
+                    "query log %s: dropping a row the database refuses (%s): %s", self.path, exc, _named(batch[0])
+                )
                 self._dropped += 1
                 if isinstance(batch[0], _Claim):
                     batch[0].new.set_result(True)  # answer it anyway

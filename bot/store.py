@@ -238,6 +238,8 @@ def _read(path: Path, knowledge: str) -> tuple[dict[str, Any], bytes]:
         header = json.loads(data[start : start + size])
         if not isinstance(header, dict):
             raise ValueError("header is not an object")
+    except RecursionError:
+        raise Unusable("it is damaged (its header is nested too deeply to read)") from None
     except ValueError as exc:
         raise Unusable(f"it is damaged ({exc})") from None
     if header.get("format") != FORMAT:

@@ -94,6 +94,27 @@ async def test_a_failed_reload_keeps_the_old_index_and_says_why(
     assert "75 of 207 CCGs" in engine.search(FLAGSHIP, top=1).hits[0].excerpt
 
 
+async def test_a_reload_that_fails_unexpectedly_reports_it_and_keeps_the_old_index(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in building (here a stand-in for one: the build raises RuntimeError) still ends the reload
+    with a report, so the admin who asked hears back, and the old index goes on answering."""
+    engine = await Engine.start(folder, DEFAULT_MIN_RELEVANCE)
+    version = engine.index.version
+
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug in /srv/bot/bot/clean.py")
+
+    monkeypatch.setattr("bot.engine.open_index_off_loop", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.engine"):
+        report = await engine.reload()
+
+    assert not report.ok and report.version == version == engine.index.version
+    assert report.error == "an unexpected error (RuntimeError); the bot's log has the details"
+    assert any(r.exc_info and r.exc_info[0] is RuntimeError for r in caplog.records)
+    assert "75 of 207 CCGs" in engine.search(FLAGSHIP, top=1).hits[0].excerpt
+
+
 async def test_questions_during_a_reload_are_answered_from_the_old_index(
     folder: Path, start: Callable[[Path], Awaitable[Engine]]
 ) -> None:

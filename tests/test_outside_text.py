@@ -137,9 +137,10 @@ async def test_admin_words_with_control_characters_are_logged_and_stored_escaped
     assert len(refused) == 1 and "\\x1b]0;pwned\\x07stats\\x00" in refused[0]
 
 
-def test_index_shows_a_hostile_file_name_escaped_in_the_terminal(knowledge: Path) -> None:
+def test_index_shows_a_hostile_file_name_escaped_in_the_terminal(knowledge: Path, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "index", "--knowledge", str(knowledge)],
+        [sys.executable, "-m", "bot", "--knowledge", str(knowledge), "index"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin", "SAVE_INDEX": "false", "COLUMNS": "300"},

@@ -127,13 +127,14 @@ def test_a_link_out_of_the_folder_counts_by_name_never_by_what_it_leads_to(folde
     assert store.knowledge_fingerprint(folder) == before
 
 
-def rewrite_header(path: Path, **changes: object) -> None:
-    """Change header fields as another version of the bot would have written them, with a valid checksum."""
+def rewrite_header(path: Path, raw: bytes | None = None, **changes: object) -> None:
+    """Change header fields as another version of the bot would have written them (or put `raw` in the
+    header's place), with a valid checksum."""
     data = bytearray(path.read_bytes()[: -store.CHECKSUM])
     start = len(store.MAGIC) + 8
     size = int.from_bytes(data[len(store.MAGIC) : start], "little")
     header = json.loads(data[start : start + size])
-    encoded = json.dumps(header | changes).encode()
+    encoded = raw if raw is not None else json.dumps(header | changes).encode()
     assert len(encoded) <= size
     data[start : start + size] = encoded + b" " * (size - len(encoded))
     path.write_bytes(bytes(data) + hashlib.sha256(data).digest())
@@ -151,6 +152,10 @@ DAMAGE = {
     "not an index": (lambda p: p.write_text("queries"), "not a saved index"),
     "another format": (lambda p: rewrite_header(p, format=99), "in another format (99"),
     "older bot": (lambda p: rewrite_header(p, code="0" * 64), "made by a different version of the bot"),
+    "a header nested too deep to parse": (
+        lambda p: rewrite_header(p, raw=b"[" * 1500 + b"]" * 1500),
+        "damaged",
+    ),
     "arrays out of the file": (
         lambda p: rewrite_header(p, arrays={"docs": {"dtype": "<i4", "count": 10**9, "offset": 8}}),
         "damaged",
