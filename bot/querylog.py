@@ -154,6 +154,9 @@ class QueryLog:
         self._reader = reader  # reads, so an answer never waits behind a write stuck on a lock
         self._max_queue = max_queue
         self._queue: collections.deque[_Item] = collections.deque()
+        # The Slack event ids of the questions in the queue, counted: a claim checks it at once, where a
+        # scan of the queue would cost most when the queue is longest (a burst, an outage).
+        self._queued_events: collections.Counter[str] = collections.Counter()
         self._accepted = 0  # rows ever queued
         self._done = 0  # rows ever written; flush() waits for it to catch up with _accepted
         self._dropped = 0
@@ -207,7 +210,7 @@ class QueryLog:
         Waits at most `wait` seconds for the row to commit, and not at all while the database is failing:
         the answer matters more than the check. Then it answers True and the row stays queued as usual."""
         row = self._stored(row)
-        if row.event_id is not None and any(queued.event_id == row.event_id for queued in self._queued()):
+        if row.event_id is not None and row.event_id in self._queued_events:
             return False
         new = asyncio.get_running_loop().create_future()
         if not self._enqueue(_Claim(row, new)) or self._outage is not None:
@@ -318,6 +321,9 @@ class QueryLog:
                 logger.error("query log %s: dropping new rows because %s", self.path, why)
             return False
         self._queue.append(item)
+        event = _event_id(item)
+        if event is not None:
+            self._queued_events[event] += 1
         self._accepted += 1
         if not wait:
             self._wake.set()
@@ -361,7 +367,11 @@ class QueryLog:
                 continue
             delay, size = RETRY_FIRST, BATCH
             for _ in batch:
-                self._queue.popleft()
+                event = _event_id(self._queue.popleft())
+                if event is not None:
+                    self._queued_events[event] -= 1
+                    if not self._queued_events[event]:
+                        del self._queued_events[event]
             self._report_recovery()
             async with self._progress:
                 self._done += len(batch)
@@ -598,6 +608,13 @@ async def _transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
             with contextlib.suppress(sqlite3.Error):
                 await db.execute("ROLLBACK")
         raise
+
+
+def _event_id(item: _Item) -> str | None:
+    """The Slack event id of a queued question, if it has one."""
+    if isinstance(item, _Claim):
+        return item.row.event_id
+    return item.event_id if isinstance(item, QueryRecord) else None
 
 
 def _is_question(item: _Item) -> TypeGuard[QueryRecord | _Claim]:
