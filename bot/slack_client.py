@@ -117,37 +117,38 @@ class TimeoutRetryHandler(AsyncRetryHandler):
         return isinstance(error, TimeoutError) and api_method(request.url) in SAFE_TO_REPEAT
 
 
-class ConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
+class _Except(AsyncRetryHandler):
+    """A slack_sdk retry handler that leaves some calls alone: those `skips` names, before its own rule applies."""
+
+    def skips(self, method: str, error: Exception | None) -> bool:
+        raise NotImplementedError
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if self.skips(api_method(request.url), error):
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+
+class ConnectionErrorRetryHandler(_Except, AsyncConnectionErrorRetryHandler):
     """slack_sdk's connection-error retries, without time-outs: aiohttp's ServerTimeoutError is a
     ServerConnectionError too, and whether a time-out may be repeated is TimeoutRetryHandler's call."""
 
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if isinstance(error, TimeoutError):
-            return False
-        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+    def skips(self, method: str, error: Exception | None) -> bool:
+        return isinstance(error, TimeoutError)
 
 
-class RateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+class RateLimitRetryHandler(_Except, AsyncRateLimitErrorRetryHandler):
     """slack_sdk's 429 retries, except for chat.postMessage: SlackClient waits those out itself, pacing the channel."""
 
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if api_method(request.url) == "chat.postMessage":
-            return False
-        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+    def skips(self, method: str, error: Exception | None) -> bool:
+        return method == "chat.postMessage"
 
 
 class Stopping(Exception):
