@@ -22,7 +22,7 @@ from bot.corpus import KnowledgeError
 from bot.engine import open_index
 from bot.models import QueryRecord, Stats
 from bot.querylog import QueryLog, QueryLogError
-from bot.question import MAX_QUESTION_CHARS, is_too_long
+from bot.question import MAX_QUESTION_CHARS, is_too_long, normalise
 from bot.search import Index
 
 EXAMPLE = 'python -m bot ask "How many CCGs overspent in 2017-18?"'
@@ -51,7 +51,7 @@ def open_saved_or_build(settings: Settings) -> tuple[Index, float, str]:
 
 
 def check_question(question: str) -> str:
-    question = question.strip()
+    question = normalise(question)  # as a question from Slack is
     if not question:
         raise UsageError(f"the question is empty; try: {EXAMPLE}")
     if is_too_long(question):

@@ -39,8 +39,10 @@ _NEW_QUESTION = re.compile(
 # A pronoun pointing back at the earlier answer makes even a question-shaped follow-up elliptical.
 _BACK_REFERENCE = re.compile(r"\b(?:it|its|that|this|these|those|they|them|their|there)\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:['’./-][^\W_]+)*")
-# A year or financial year: 2016, 2016-17, 2016/17, 2016–2017 (not £2016m or 2016%).
-_YEAR = re.compile(r"(?<![\w£$€.,])(?:19|20)\d\d(?:\s?[-/–—]\s?(?:(?:19|20)\d\d|\d\d))?(?![\w%£])")
+# A year or financial year: 2016, 2016-17, 2016/17, 2016–2017, 16/17 (not £2016m, 2016% or 3/4).
+_YEAR = re.compile(
+    r"(?<![\w£$€.,/-])(?:(?:19|20)\d\d(?:\s?[-/–—]\s?(?:(?:19|20)\d\d|\d\d))?|\d\d[-/–]\d\d)(?![\w%£/-])"
+)
 
 
 def question_text(text: str, bot_user_id: str | None) -> str:
@@ -54,9 +56,14 @@ def question_text(text: str, bot_user_id: str | None) -> str:
     text = _MARKUP.sub(lambda m: _words(m[1], bot_user_id), text)
     # &amp; last, so "&amp;lt;" (someone typing "&lt;") stays "&lt;".
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    text = _EMOJI_CODE.sub(" ", text)
-    text = visible(text)  # as articles are read (bot/clean.py), so the two meet on the same characters
-    return _LEADING_JUNK.sub("", " ".join(text.split()))
+    return normalise(_EMOJI_CODE.sub(" ", text))
+
+
+def normalise(text: str) -> str:
+    """A question as every surface hands it to the search, Slack's and the command line's alike:
+    odd Unicode normalised as articles are (so the two meet on the same characters: "over\u200bspent"
+    is "overspent"), whitespace collapsed, and punctuation left before the first word removed."""
+    return _LEADING_JUNK.sub("", " ".join(visible(text).split()))
 
 
 # Words that only acknowledge an answer or react to it. A message of these and stop words alone

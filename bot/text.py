@@ -2,7 +2,7 @@
 
 - Unicode: curly quotes, the dashes and minus signs, odd spaces are folded (one character for
   one, so term offsets point into the original text for highlighting); NFKC per token.
-- Figures stay whole: `2017-18` = `2017/18` = `2017-2018`, `£213m` = `£213 million` = `213m`,
+- Figures stay whole: `2017-18` = `2017/18` = `2017-2018` = `17/18`, `£213m` = `£213 million` = `213m`,
   `36%` = `36 per cent`, `5.7`, `1,000` = `1000`; number words count (`Thirty-six per cent`).
 - Words are case-folded, English stop words dropped, Snowball-stemmed (PyStemmer), with a few
   irregular verbs the stemmer misses (`overspent` = `overspend`).
@@ -67,6 +67,8 @@ CONCEPTS = frozenset({PERCENT, YEAR})
 _PERCENT_WORDS = frozenset({"percent", "percentage", "percentages", "proportion", "proportions"})
 _ACRONYM_SHAPE = re.compile(r"^[A-Z][A-Z&]{1,5}s?$")
 _YEAR_RANGE = re.compile(r"^(\d{4})[-/](\d{2}|\d{4})$")
+# A financial year written short, "17/18" or "17-18": two consecutive two-digit years.
+_SHORT_YEAR_RANGE = re.compile(r"^(\d{2})[-/](\d{2})$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _CACHE_WORDS = 200_000  # words whose terms an analyzer remembers (about 30 MB)
 _DIGITS = re.compile(r"\d+(?:\.\d+)?(?:[-/]\d+)?")
@@ -381,9 +383,13 @@ def _figure(tokens: Sequence[str], i: int) -> tuple[str, int]:
     match = _YEAR_RANGE.match(token)
     if match:
         first, second = match.groups()
-        if len(second) == 4 and second[:2] == first[:2]:
+        if len(second) == 4 and (second[:2] == first[:2] or int(second) == int(first) + 1):
             second = second[2:]
         return f"{first}-{second}", 1
+    match = _SHORT_YEAR_RANGE.match(token)
+    if match and (int(match[1]) + 1) % 100 == int(match[2]):  # "3/4" or "11/14" is no financial year
+        century = "20" if int(match[1]) < 50 else "19"
+        return f"{century}{match[1]}-{match[2]}", 1
     number = _DIGITS.match(token)
     assert number is not None
     digits, suffix = number.group(), token[number.end() :].casefold()

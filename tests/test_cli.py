@@ -41,6 +41,17 @@ def test_ask_json_cites_the_nao_article() -> None:
     assert set(first) >= {"source", "passage", "title", "published", "text", "score"}
 
 
+def test_ask_reads_a_question_as_slack_does_invisible_characters_and_short_financial_years() -> None:
+    """The command line and Slack hand the search the same question: a zero-width space pasted into
+    a word does not split it, and "17/18" is the financial year 2017-18."""
+    result = run("ask", "  How many CCGs over\u200bspent in 17/18?", "--json", "--top", "1")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["question"] == "How many CCGs overspent in 17/18?"
+    assert "overspent" in data["searched_for"]
+    assert "75 of 207 CCGs" in data["results"][0]["text"]
+
+
 def test_ask_json_abstains_with_empty_results() -> None:
     result = run("ask", "What's the weather in Leeds tomorrow?", "--json", "--top", "5")
     assert result.returncode == 0

@@ -101,6 +101,7 @@ def test_plain_text_keeps_its_words(text: str) -> None:
         ("Who said that?", FLAGSHIP),
         ("How does that compare with 2016-17?", "How many CCGs overspent in 2016-17? How does that compare"),
         ("what about CCGs?", FLAGSHIP),
+        ("and in 16/17?", "How many CCGs overspent in 16/17?"),  # a financial year written short
     ],
 )
 def test_elliptical_follow_ups_borrow_the_threads_question(follow_up: str, combined: str) -> None:

@@ -37,8 +37,10 @@ SAME_TERMS = {
         "\u201cNHS\u201d \u2014 cuts \u2018plans\u2019",
         "\u201cNHS\u201d \u2212 cuts \u2018plans\u2019",
     ],
-    "financial year": ["2017-18", "2017/18", "2017-2018", "2017\u201318", "2017\u20132018"],
+    "financial year": ["2017-18", "2017/18", "2017-2018", "2017\u201318", "2017\u20132018", "17/18", "17-18"],
+    "financial year across a century": ["1999-00", "1999/2000", "99/00"],
     "millions": ["\u00a3213m", "\u00a3213 million", "213m", "213 million"],
+    "billions": ["\u00a31.5bn", "\u00a31.5 billion", "1.5bn"],
     "per cent": ["36%", "36 per cent", "Thirty-six per cent", "thirty six per cent", "36 percent"],
     "thousands separator": ["1,000", "1000"],
     "plural": ["councils", "council", "Council's"],
@@ -60,6 +62,11 @@ NHSE_ARTICLE = "NHS England (NHSE) said the plans were agreed."
 SHOUTING_ARTICLES = ["Councils face CUTS again this year.", "The cuts hit adult social care hardest. CCGs agreed."]
 
 SYNONYM_FILE = "councils = local authorities\n# note\nbad line\n"
+
+
+@pytest.mark.parametrize("text", ["3/4", "11/14", "18/17", "2/1", "07/07"])
+def test_pairs_of_numbers_that_are_not_consecutive_years_stay_as_written(text: str) -> None:
+    assert YEAR not in PLAIN.terms(text)
 
 
 @pytest.mark.parametrize("group", SAME_TERMS.values(), ids=SAME_TERMS.keys())
