@@ -178,7 +178,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings, out: Console) -> 
     index, _ = build_index(settings)
     report = evaluate(index, questions, top=settings.results)
     out.print(
-        f"hit@1 {report.hit_at(1):.3f}  hit@3 {report.hit_at(3):.3f}  "
+        f"hit@1 {report.hit_at(1):.3f}  hit@3 {report.hit_at(3):.3f}  pinpoint {report.pinpoint:.3f}  "
         f"on-topic abstained {report.wrongly_abstained:.3f}  "
         f"off-topic answered {len(report.off_topic_answered)}/{len(report.off_topic)}"
     )

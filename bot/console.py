@@ -23,6 +23,8 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "publisher": article.publisher,
         "url": article.url,
         "text": hit.excerpt,
+        "answer": hit.excerpt[hit.answer[0] : hit.answer[1]] if hit.answer else None,
+        "answer_span": list(hit.answer) if hit.answer else None,
         "score": round(hit.score, 6),
         "relevance": hit.relevance,
     }

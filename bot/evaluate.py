@@ -1,4 +1,7 @@
-"""Retrieval quality on a question set: hit@1, hit@3 and abstention. Pure."""
+"""Retrieval quality on a question set: hit@1, hit@3, pinpoint and abstention. Pure.
+
+Pinpoint: the share of answerable questions whose first result's answer sentence (`Hit.answer`)
+holds the expected phrase, which is copied from the one sentence that answers."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ class Outcome:
     rank: int | None  # 1-based rank of the first correct result, None if none
     sources: tuple[str, ...]  # passages returned, best first
     relevance: tuple[float, ...]
+    pinpointed: bool = False  # the first result's answer sentence holds the expected phrase
 
     @property
     def answered(self) -> bool:
@@ -46,6 +50,11 @@ class Report:
     def hit_at(self, k: int) -> float:
         on = self.on_topic
         return sum(1 for o in on if o.rank is not None and o.rank <= k) / len(on) if on else 0.0
+
+    @property
+    def pinpoint(self) -> float:
+        on = self.on_topic
+        return sum(1 for o in on if o.pinpointed) / len(on) if on else 0.0
 
     @property
     def wrongly_abstained(self) -> float:
@@ -85,19 +94,23 @@ def evaluate(index: Index, questions: Sequence[Question], top: int = 3) -> Repor
     outcomes = []
     for question in questions:
         answer = index.search(question.q, top=top)
-        rank = None
+        rank, pinpointed = None, False
         if question.expect is not None:
             want = fold(question.expect)
             for i, hit in enumerate(answer.hits, 1):
                 if want in fold(hit.excerpt) and hit.passage.article.source == question.source:
                     rank = i
                     break
+            first = answer.hits[0] if answer.hits else None
+            if first is not None and first.answer is not None and first.passage.article.source == question.source:
+                pinpointed = want in fold(first.excerpt[first.answer[0] : first.answer[1]])
         outcomes.append(
             Outcome(
                 question,
                 rank,
                 tuple(h.passage.id for h in answer.hits),
                 tuple(h.relevance for h in answer.hits),
+                pinpointed,
             )
         )
     return Report(tuple(outcomes))

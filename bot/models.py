@@ -61,6 +61,7 @@ class Hit(Frozen):
     excerpt: str  # verbatim text shown to the user (<= 1,000 characters)
     highlights: tuple[tuple[int, int], ...]  # character spans in `excerpt` to emphasise
     matched: tuple[str, ...]  # query terms found in the passage
+    answer: tuple[int, int] | None = None  # the span of `excerpt` that answers: whole sentences (bot/pinpoint.py)
 
 
 class Answer(Frozen):

@@ -35,6 +35,19 @@ def sentences(paragraph: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of a passage, as `sentences` splits them; a sentence never
+    runs across a line break (passages join their paragraphs with SEPARATOR)."""
+    spans = []
+    for line in re.finditer(r"[^\n]+", text):
+        start = line.start()
+        for match in _SENTENCE_BREAK.finditer(line.group()):
+            spans.append((start, line.start() + match.start() + len(match.group().rstrip())))
+            start = line.start() + match.end()
+        spans.append((start, line.end()))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
 def _fits(text: str, max_words: int, max_chars: int) -> bool:
     return len(text) <= max_chars and len(text.split()) <= max_words
 

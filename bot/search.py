@@ -30,6 +30,7 @@ from bot.common_words import COMMON_WORDS
 from bot.corpus import Corpus
 from bot.models import Answer, Article, Hit, LoadProblem
 from bot.passages import MAX_CHARS, excerpt
+from bot.pinpoint import Kind, answer_span, question_kind
 from bot.text import CONCEPTS, PERCENT, YEAR, Analyzer, Synonyms, Term, acronyms_in, contains_phrase
 
 DEFAULT_MIN_RELEVANCE = 0.22  # off-topic questions peak at 0.19, correct answers start at 0.245
@@ -75,6 +76,7 @@ class Query:
     terms: tuple[str, ...]  # BM25 query terms, synonyms included
     ideas: tuple[Idea, ...]
     unknown: tuple[str, ...] = ()  # the words no passage contains, even through a synonym, lower-cased
+    kind: Kind = None  # what the question asks for: a figure, a year, a person (bot/pinpoint.py)
 
 
 class Index:
@@ -164,7 +166,9 @@ class Index:
             ideas.append(Idea(((YEAR,),), self._weight(YEAR), specific=False, topical=False))
             searched.append(YEAR)
         unknown = self._unknown(question, spans)
-        return Query(question, words, tuple(self.synonyms.expand(searched)), tuple(ideas), unknown)
+        return Query(
+            question, words, tuple(self.synonyms.expand(searched)), tuple(ideas), unknown, question_kind(question)
+        )
 
     def unknown_words(self, question: str) -> tuple[str, ...]:
         """The question's words that no passage contains, even through a synonym, lower-cased:
@@ -246,14 +250,22 @@ class Index:
     def _hit(self, query: Query, doc: int, score: float, rel: float, present: Mapping[str, AbstractSet[int]]) -> Hit:
         passage = self.passages[doc]
         wanted = set(query.terms)
-        spans = self.analyzer.highlights(passage.text, wanted)
-        merged = merge_spans(spans, passage.text)
-        focus = merged[0][0] if merged else 0
-        shown, shift = excerpt(passage.text, focus, MAX_CHARS)
+        found = self.analyzer.found(passage.text, wanted)
+        merged = merge_spans([(a, b) for a, b, _ in found], passage.text)
+        ideas = [(i.alternatives, i.weight) for i in query.ideas]
+        start, end = answer_span(passage.text, found, ideas, query.kind)
+        shown, shift = excerpt(passage.text, start, MAX_CHARS)  # the answer is in the excerpt, near its start
         highlights = tuple((a - shift, b - shift) for a, b in merged if a - shift >= 0 and b - shift <= len(shown))
         matched = tuple(t for t in dict.fromkeys(query.terms) if doc in present[t])
+        answer = (max(start - shift, 0), min(end - shift, len(shown)))
         return Hit(
-            passage=passage, score=score, relevance=round(rel, 4), excerpt=shown, highlights=highlights, matched=matched
+            passage=passage,
+            score=score,
+            relevance=round(rel, 4),
+            excerpt=shown,
+            highlights=highlights,
+            matched=matched,
+            answer=answer,
         )
 
 

@@ -214,6 +214,10 @@ class Analyzer:
     def highlights(self, text: str, wanted: AbstractSet[str]) -> list[tuple[int, int]]:
         """`[(t.start, t.end) for t in spans(text) if t.text in wanted]`, without making a
         `Term` for every word: the words to highlight in a passage shown for a question."""
+        return [(start, end) for start, end, _ in self.found(text, wanted)]
+
+    def found(self, text: str, wanted: AbstractSet[str]) -> list[tuple[int, int, str]]:
+        """Where each of the `wanted` terms stands in `text`: (start, end, term), as `highlights`."""
         matches = list(_TOKEN.finditer(_fold(text)))
         plain = self._long_form_acronyms.isdisjoint(wanted)
         looked, lasts = self._token_terms(list(map(_GROUP, matches)), _may_give(wanted) if plain else None)
@@ -221,12 +225,12 @@ class Analyzer:
         def span(i: int) -> tuple[int, int]:  # of the terms of token i
             return matches[i].start(), matches[lasts.get(i, i)].end()
 
-        out: list[tuple[int, int]] = []
+        out: list[tuple[int, int, str]] = []
         if plain:
             found = map(not_, map(wanted.isdisjoint, looked))
             for i in compress(range(len(looked)), found):  # the tokens with a wanted term
-                at = span(i)
-                out.extend(at for term in looked[i] if term in wanted)
+                start, end = span(i)
+                out.extend((start, end, term) for term in looked[i] if term in wanted)
             return out
         # A wanted acronym also stands where its long form occurs, which takes every term.
         terms = list(chain.from_iterable(looked))
@@ -234,10 +238,10 @@ class Analyzer:
         ends = self._long_forms_in(terms)
         for i, term in enumerate(terms):
             if term in wanted:
-                out.append(span(tokens[i]))
+                out.append((*span(tokens[i]), term))
             for acronym, n in ends.get(i, ()):
                 if acronym in wanted:
-                    out.append((span(tokens[i - n + 1])[0], span(tokens[i])[1]))
+                    out.append((span(tokens[i - n + 1])[0], span(tokens[i])[1], acronym))
         return out
 
     def _token_terms(

@@ -38,7 +38,10 @@ def test_ask_json_cites_the_nao_article() -> None:
     assert first["passage"] == "000-eb80a55c94ec531c-2"
     assert first["title"] == "Spending watchdog concern at proportion of CCGs failing to function effectively"
     assert "75 of 207 CCGs" in first["text"]
-    assert set(first) >= {"source", "passage", "title", "published", "text", "score"}
+    assert set(first) >= {"source", "passage", "title", "published", "text", "answer", "answer_span", "score"}
+    start, end = first["answer_span"]
+    assert first["text"][start:end] == first["answer"]  # the answer is verbatim, a span of the excerpt
+    assert first["answer"].startswith("In 2017-18, 75 of 207 CCGs (36%) spent more than planned")
 
 
 def test_ask_reads_a_question_as_slack_does_invisible_characters_and_short_financial_years() -> None:
