@@ -375,6 +375,20 @@ class Listeners:
         else:
             await _deliver(_post(client, str(record.channel), record.thread_ts, message))
 
+    async def on_context(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """ "Show context": the passages behind the answers on that page, to the clicker only."""
+        await ack()
+        found = await self._own_question(body, action, asker_only=False)
+        if found is None:
+            await respond(**_note("That button doesn't belong to a question I know, so I did nothing."))
+            return
+        record, offset = found
+        answer = self.engine.search(record.question, top=self.settings.results, offset=offset)
+        message = reply.context_message(answer)
+        await _deliver(respond(response_type="ephemeral", replace_original=False, **message.kwargs()))
+
     async def on_share(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
@@ -483,6 +497,7 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
     app.action(reply.ACTION_VOTE_DOWN)(track(listeners.on_vote))
     app.action(reply.ACTION_MORE)(track(listeners.on_more))
     app.action(reply.ACTION_SHARE)(track(listeners.on_share))
+    app.action(reply.ACTION_CONTEXT)(track(listeners.on_context))
 
 
 UNSENT = "not confirmed: the bot stopped while sending the answer"

@@ -35,6 +35,7 @@ ACTION_VOTE_UP = "vote_up"
 ACTION_VOTE_DOWN = "vote_down"
 ACTION_MORE = "more_results"
 ACTION_SHARE = "share_in_channel"
+ACTION_CONTEXT = "show_context"
 ACTIONS_BLOCK_ID = "answer_actions"
 THANKS_BLOCK_ID = "feedback_thanks"
 _VOTES = (ACTION_VOTE_UP, ACTION_VOTE_DOWN)
@@ -45,6 +46,8 @@ MAX_FALLBACK = 3000  # Slack allows 40,000, but the fallback only feeds notifica
 TEXT_BUDGET = 12_000  # all text in one message's blocks: Slack has been reported to refuse ~13k in total (unconfirmed)
 MAX_OFFSET = 10_000  # a forged "more" offset must not make the engine rank the whole index
 MAX_LISTED = 10  # titles, questions or problems listed before "and N more"
+ANSWER_CHARS = 600  # an answer's sentences as shown; longer ones are cut between words with '…'
+
 
 _QUERY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Exactly the compact JSON `_value` writes: anything else came from somewhere else.
@@ -92,8 +95,10 @@ def answer_message(
     feedback: Vote | None = None,
 ) -> Message:
     """The excerpts with citations and buttons, or, when the engine abstained, what was searched and what
-    the knowledge base covers (`titles`). 👍/👎 are offered on abstentions too: a 👎 there marks a gap in
-    the knowledge base. Hits that do not fit Slack's limits move to "More results"."""
+    the knowledge base covers (`titles`). Each result leads with its answer, the sentence(s) of its
+    passage that answer (`Hit.answer`), matched words in bold, then its citation; the passages
+    themselves are behind "Show context" (`context_message`). 👍/👎 are offered on abstentions too: a
+    👎 there marks a gap in the knowledge base. Hits that do not fit Slack's limits move to "More results"."""
     if not _QUERY_ID.fullmatch(query_id):
         raise ValueError(f"query id must be 1-64 letters, digits, '-' or '_': {query_id[:80]!r}")
     blocks: list[dict[str, Any]] = []
@@ -103,7 +108,7 @@ def answer_message(
     budget = TEXT_BUDGET - _size(blocks) - 500  # room for the buttons and the thanks line
     shown = 0
     for rank, hit in enumerate(answer.hits, answer.offset + 1):
-        pair = [_section(_excerpt(rank, hit)), _context([_citation(hit)])]
+        pair = [_section(_answer(rank, hit)), _context([_citation(hit)])]
         if shown and (len(blocks) + 4 > MAX_BLOCKS or _size(pair) > budget):
             break
         blocks += pair
@@ -114,7 +119,8 @@ def answer_message(
     next_offset = answer.offset + shown
     more = (answer.more or shown < len(answer.hits)) and next_offset <= MAX_OFFSET
     share = ephemeral and shared_by is None and shown > 0
-    blocks.append(_actions(query_id, answer.offset, next_offset if more else None, share))
+    context = any(_answer_span(hit) != (0, len(hit.excerpt)) for hit in answer.hits[:shown])
+    blocks.append(_actions(query_id, answer.offset, next_offset if more else None, share, context))
     if feedback:
         blocks = with_vote(blocks, feedback)
     return Message(_fallback(_answer_text(answer, shown)), blocks)
@@ -153,6 +159,37 @@ def _intro(answer: Answer, shared_by: str | None, ephemeral: bool) -> list[str]:
     return parts
 
 
+def context_message(answer: Answer) -> Message:
+    """The passages behind an answer's results ("Show context"): each excerpt whole, matched words in
+    bold, with its citation. Only the person who clicked sees it."""
+    blocks: list[dict[str, Any]] = [_context(["The passages these answers come from:"])]
+    budget = TEXT_BUDGET - _size(blocks)
+    for rank, hit in enumerate(answer.hits, answer.offset + 1):
+        pair = [_section(_excerpt(rank, hit)), _context([_citation(hit)])]
+        if len(blocks) > 1 and (len(blocks) + 2 > MAX_BLOCKS or _size(pair) > budget):
+            break
+        blocks += pair
+        budget -= _size(pair)
+    if len(blocks) == 1:
+        return _plain("That answer has no passages to show any more.", "That answer has no passages to show any more.")
+    lines = [f"{rank}. {_short(hit.excerpt, 300)}" for rank, hit in enumerate(answer.hits, answer.offset + 1)]
+    return Message(_fallback("\n".join(lines)), blocks)
+
+
+def _answer_span(hit: Hit) -> tuple[int, int]:
+    """The part of the excerpt that answers: whole sentences, or the whole excerpt when unknown."""
+    return hit.answer if hit.answer is not None else (0, len(hit.excerpt))
+
+
+def _answer(rank: int, hit: Hit) -> str:
+    """A result's answer: its sentence(s), verbatim, the matched words in bold."""
+    start, end = _answer_span(hit)
+    text = hit.excerpt[start:end]
+    spans = [(a - start, b - start) for a, b in hit.highlights if start <= a and b <= end]
+    label = f"*{rank}.* "
+    return label + _mrkdwn(text, ANSWER_CHARS, _bold_spans(text, spans, ANSWER_CHARS))
+
+
 def _excerpt(rank: int, hit: Hit) -> str:
     label = f"*{rank}.* "
     return label + _mrkdwn(hit.excerpt, MAX_TEXT - len(label), _bold_spans(hit.excerpt, hit.highlights, MAX_TEXT))
@@ -182,12 +219,14 @@ def _nothing_found(answer: Answer, titles: Sequence[str]) -> list[dict[str, Any]
     return [*blocks, _context([tip])]
 
 
-def _actions(query_id: str, offset: int, next_offset: int | None, share: bool) -> dict[str, Any]:
+def _actions(query_id: str, offset: int, next_offset: int | None, share: bool, context: bool = False) -> dict[str, Any]:
     here = _value(query_id, offset)
     buttons = [
         ButtonElement(text="👍 Helpful", action_id=ACTION_VOTE_UP, value=here),
         ButtonElement(text="👎 Not helpful", action_id=ACTION_VOTE_DOWN, value=here),
     ]
+    if context:
+        buttons.append(ButtonElement(text="Show context", action_id=ACTION_CONTEXT, value=here))
     if next_offset is not None:
         buttons.append(ButtonElement(text="More results", action_id=ACTION_MORE, value=_value(query_id, next_offset)))
     if share:
@@ -198,9 +237,10 @@ def _actions(query_id: str, offset: int, next_offset: int | None, share: bool) -
 def _answer_text(answer: Answer, shown: int) -> str:
     if answer.abstained:
         return f"Nothing in the knowledge base answers that. Searched for: {', '.join(answer.terms) or '(nothing)'}"
-    lines = [f"{count(shown, 'excerpt')} from the knowledge base:"]
+    lines = [f"{count(shown, 'answer')} from the knowledge base:"]
     for rank, hit in enumerate(answer.hits[:shown], answer.offset + 1):
-        lines.append(f"{rank}. {_short(hit.excerpt, 300)} ({_short(hit.passage.article.title, 150)})")
+        start, end = _answer_span(hit)
+        lines.append(f"{rank}. {_short(hit.excerpt[start:end], 300)} ({_short(hit.passage.article.title, 150)})")
     return "\n".join(lines)
 
 

@@ -69,6 +69,9 @@ their commissioning budgets for community transport and meals on wheels.
 Under the framework, 14 pilot councils will share a commissioning hub from April, and each will keep
 a veto over contracts that affect its own residents.
 """
+NEW_ARTICLE_ANSWER = (
+    "lets rural councils pool"  # in the sentence that answers "What is the Wombat Commissioning Framework?"
+)
 SETTLE_SECONDS = 10.0  # how long `settle` lets listeners finish; a hang fails the test, nothing waits this long
 
 

@@ -43,12 +43,14 @@ from tests.fakeslack import (
     signed_request,
     thread_message_event,
 )
+from tests.mrkdwn import unescape
 from tests.slackbot import (
     ANSWER,
     NAO_FILE,
     NAO_PASSAGE,
     NAO_TITLE,
     NEW_ARTICLE,
+    NEW_ARTICLE_ANSWER,
     NEW_ARTICLE_TEXT,
     QUESTION,
     Bot,
@@ -382,6 +384,22 @@ async def test_more_results_posts_the_next_results_in_the_thread(bot: Bot) -> No
     assert len(await bot.rows()) == 1  # not a new question
 
 
+async def test_an_answer_leads_with_its_sentence_and_show_context_gives_the_passage_to_the_clicker(bot: Bot) -> None:
+    await ask(bot, QUESTION)
+    [answer] = await bot.posts()
+    first = block_texts(answer.params).split("\n")[0]
+    click_url = bot.slack.response_url()
+
+    await bot.click(click_payload(posted(answer), reply.ACTION_CONTEXT, response_url=click_url, user=OTHER_USER))
+
+    [context] = await bot.responses(click_url)
+    assert unescape(first).startswith("*1.* In *2017-18*, 75 of 207 *CCGs* (36%) spent more than planned")
+    assert "The NAO added that" not in reads(answer.params)  # the rest of the passage waits for the click
+    assert (context.params["response_type"], context.params["replace_original"]) == ("ephemeral", False)
+    assert "The NAO added that as part of their total budget plan" in reads(context.params)
+    assert len(bot.slack.calls("chat.postMessage")) == 1 and len(await bot.rows()) == 1  # nothing new posted or asked
+
+
 async def test_private_answer_pages_and_votes_stay_private(bot: Bot) -> None:
     _, response_url = await bot.command(QUESTION)
     [answer] = await bot.responses(response_url)
@@ -600,7 +618,7 @@ async def test_reload_reports_what_changed_and_answers_from_the_new_articles(adm
     assert new.version != old and new.version in report
     [call] = await admin_bot.posts()
     assert f"{NEW_ARTICLE}, passage" in shown(call.params)
-    assert "14 pilot councils" in reads(call.params)
+    assert NEW_ARTICLE_ANSWER in reads(call.params)
     [row] = await admin_bot.rows()
     assert row.index_version == new.version
     assert admin_bot.admin_attempts() == [(USER_ID, "reload", True)]

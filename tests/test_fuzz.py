@@ -184,7 +184,8 @@ def check_answer(answer: Answer, message: reply.Message, index: Index) -> None:
     assert 1 <= len(shown) == len(cited) <= len(answer.hits)
     for rank, (text, citation, hit) in enumerate(zip(shown, cited, answer.hits, strict=False), answer.offset + 1):
         seen = unescape(text.replace("*", ""))
-        expected = f"{rank}. {hit.excerpt}".replace("*", "")
+        assert hit.answer is not None and 0 <= hit.answer[0] < hit.answer[1] <= len(hit.excerpt)
+        expected = f"{rank}. {hit.excerpt[hit.answer[0] : hit.answer[1]]}".replace("*", "")  # the answer, verbatim
         assert seen == expected or (seen.endswith("…") and expected.startswith(seen[:-1])), (seen[:200], expected[:200])
         source = " ".join(hit.passage.article.source.split())
         assert unescape(citation).endswith(f"{source}, passage {hit.passage.number}"), citation

@@ -514,6 +514,8 @@ CLICKS = {
     "more results from another channel": Click(reply.ACTION_MORE, user=OTHER_USER, channel=OTHER_CHANNEL, note=MORE),
     "more results from another channel, by its asker": Click(reply.ACTION_MORE, channel=OTHER_CHANNEL, note=MORE),
     "more results past the last offset": Click(reply.ACTION_MORE, value="OFFSET", note=MORE),
+    "context from another channel": Click(reply.ACTION_CONTEXT, user=OTHER_USER, channel=OTHER_CHANNEL, note=MORE),
+    "context naming a forged id": Click(reply.ACTION_CONTEXT, value=FORGED, note=MORE),
     "👎 naming an unknown id": Click(reply.ACTION_VOTE_DOWN, value=UNKNOWN, note="I can't find that question"),
 }
 

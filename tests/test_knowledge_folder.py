@@ -21,12 +21,11 @@ import pytest
 
 from tests.conftest import KNOWLEDGE
 from tests.fakeslack import BOT_TOKEN, SIGNING_SECRET, USER_ID, FakeSlack
-from tests.slackbot import NEW_ARTICLE_TEXT, reads, serving, shown
+from tests.slackbot import NEW_ARTICLE_ANSWER, NEW_ARTICLE_TEXT, reads, serving, shown
 from tests.test_app import admin, ask
 from tests.test_cli import run
 
 WOMBAT_QUESTION = "What is the Wombat Commissioning Framework?"
-WOMBAT_ANSWER = "14 pilot councils"
 NESTED = 1000  # folders inside each other: deeper than Python's recursion limit
 BOTTOM_TEXT = """Numbat procurement notice
 
@@ -106,7 +105,9 @@ async def test_links_out_of_the_folder_are_named_skipped_and_never_read(slack: F
         assert str(tmp_path) not in report and "secret.env" not in report  # where the links lead is not shown
         for call in (secret_answer, wombat_answer):
             assert BOT_TOKEN not in shown(call.params) and SIGNING_SECRET not in shown(call.params)
-        assert WOMBAT_ANSWER in reads(wombat_answer.params) and "wombat.txt, passage" in shown(wombat_answer.params)
+        assert NEW_ARTICLE_ANSWER in reads(wombat_answer.params) and "wombat.txt, passage" in shown(
+            wombat_answer.params
+        )
         saved = bot.settings.index_file
         assert saved is not None and saved.exists()
         assert BOT_TOKEN.encode() not in saved.read_bytes() and SIGNING_SECRET.encode() not in saved.read_bytes()
@@ -134,7 +135,7 @@ async def test_a_reload_with_1000_nested_folders_names_the_deep_ones_and_indexes
         assert "Knowledge base reloaded" in report and "Added (1): d/wombat.txt" in report
         [deep] = too_deep(problem_lines(report))
         assert NESTED > deep.count("/") + 1 >= 10  # the first folder not entered, named
-        assert WOMBAT_ANSWER in reads(call.params)
+        assert NEW_ARTICLE_ANSWER in reads(call.params)
         assert "bottom.txt" not in {a.source.rsplit("/", 1)[-1] for a in bot.running.engine.index.articles}
 
 
@@ -146,7 +147,7 @@ async def test_the_bot_starts_with_1000_nested_folders_and_answers(
     async with serving(slack, tmp_path, knowledge_dir=knowledge) as bot:
         await ask(bot, WOMBAT_QUESTION)
         [call] = await bot.posts()
-        assert WOMBAT_ANSWER in reads(call.params)
+        assert NEW_ARTICLE_ANSWER in reads(call.params)
         assert too_deep({p.source: p.message for p in bot.running.engine.index.problems})
 
 

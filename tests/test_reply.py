@@ -14,12 +14,14 @@ from slack_sdk.models.blocks import Block
 from bot import reply
 from bot.models import Answer, Article, Hit, LoadProblem, Passage, ReloadReport, Stats
 from bot.reply import (
+    ACTION_CONTEXT,
     ACTION_MORE,
     ACTION_SHARE,
     ACTION_VOTE_DOWN,
     ACTION_VOTE_UP,
     Message,
     answer_message,
+    context_message,
     escape,
     parse_action_value,
     with_vote,
@@ -150,16 +152,32 @@ def test_unsafe_urls_are_not_linked(url: str) -> None:
 # --- answers from the real engine ---------------------------------------------------------------
 
 
-def test_excerpts_are_verbatim_with_the_matched_words_in_bold(index: Index) -> None:
+def test_each_result_leads_with_its_answer_sentence_verbatim_with_the_matched_words_in_bold(index: Index) -> None:
     answer = index.search("How many CCGs overspent in 2017-18?", top=3)
-    sections = [b["text"]["text"] for b in answer_message(answer, QID).blocks if b["type"] == "section"]
+    message = answer_message(answer, QID)
+    sections = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
     assert len(sections) == len(answer.hits) == 3
     for rank, (text, hit) in enumerate(zip(sections, answer.hits, strict=True), 1):
-        assert unescape(text.replace("*", "")) == f"{rank}. {hit.excerpt}"
+        assert hit.answer is not None
+        start, end = hit.answer
+        assert unescape(text.replace("*", "")) == f"{rank}. {hit.excerpt[start:end]}"
         bold = BOLD.findall(text)
         assert bold[0] == f"{rank}."
-        assert sorted(bold[1:]) == sorted(hit.excerpt[a:b] for a, b in hit.highlights)
-    assert {"CCGs", "2017-18"} <= set(BOLD.findall(sections[0]))
+        assert sorted(bold[1:]) == sorted(hit.excerpt[a:b] for a, b in hit.highlights if start <= a and b <= end)
+    assert unescape(sections[0]).startswith("*1.* In *2017-18*, 75 of 207 *CCGs* (36%) spent more than planned")
+    assert "The report found" not in sections[0]  # the rest of the passage is behind "Show context"
+    assert ACTION_CONTEXT in buttons(message)
+    words = len(" ".join(unescape(t["text"]) for t in text_objects(message.blocks[:-1])).split())
+    print(f"{words} words above the buttons")
+
+
+def test_show_context_gives_the_whole_passages_behind_the_answers(index: Index) -> None:
+    answer = index.search("How many CCGs overspent in 2017-18?", top=3)
+    sections = [b["text"]["text"] for b in context_message(answer).blocks if b["type"] == "section"]
+    assert len(sections) == 3
+    for rank, (text, hit) in enumerate(zip(sections, answer.hits, strict=True), 1):
+        assert unescape(text.replace("*", "")) == f"{rank}. {hit.excerpt}"
+    assert "The report found that an increasing number of *CCGs*" in sections[0]
 
 
 def test_citations_name_title_date_file_and_passage(index: Index) -> None:
@@ -204,8 +222,9 @@ def test_buttons_carry_the_query_and_the_next_offset(index: Index) -> None:
     answer = index.search("What did the NAO say about CCGs and NHS England?", top=3)
     assert answer.more
     found = buttons(answer_message(answer, QID))
-    assert set(found) == {ACTION_VOTE_UP, ACTION_VOTE_DOWN, ACTION_MORE}
+    assert set(found) == {ACTION_VOTE_UP, ACTION_VOTE_DOWN, ACTION_CONTEXT, ACTION_MORE}
     assert parse_action_value(found[ACTION_VOTE_UP]["value"]) == (QID, 0)
+    assert parse_action_value(found[ACTION_CONTEXT]["value"]) == (QID, 0)  # the passages of this page
     assert parse_action_value(found[ACTION_MORE]["value"]) == (QID, 3)
     assert "style" not in found[ACTION_VOTE_UP] and "style" not in found[ACTION_VOTE_DOWN]
     assert ACTION_MORE not in buttons(answer_message(index.search("What did Gareth Davies say?", top=10), QID))

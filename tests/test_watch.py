@@ -29,6 +29,7 @@ from tests.slackbot import (
     NAO_FILE,
     NAO_TITLE,
     NEW_ARTICLE,
+    NEW_ARTICLE_ANSWER,
     NEW_ARTICLE_TEXT,
     QUESTION,
     Bot,
@@ -40,7 +41,6 @@ from tests.slackbot import (
 DEBOUNCE = 0.2  # seconds of quiet before a reload; short, so the tests are quick
 DEADLINE = 20.0  # how long a test waits for a reload; a healthy one takes well under a second
 WOMBAT_QUESTION = "What is the Wombat Commissioning Framework?"
-WOMBAT_ANSWER = "14 pilot councils"
 NOTHING_FOUND = "Nothing in the knowledge base answers that"
 
 
@@ -224,7 +224,7 @@ async def test_several_writes_within_the_quiet_time_cause_one_reload(
     assert f"knowledge folder changed ({', '.join(names)}); reloaded" in first
     assert f"added {', '.join(names)}" in first
     assert f"added {NEW_ARTICLE}" in second and "batch_" not in second
-    assert WOMBAT_ANSWER in found(engine, WOMBAT_QUESTION)
+    assert NEW_ARTICLE_ANSWER in found(engine, WOMBAT_QUESTION)
 
 
 async def test_an_editor_saving_with_backup_and_rename_causes_one_reload(
@@ -291,7 +291,7 @@ async def test_a_folder_left_without_articles_keeps_the_old_index_until_fixed(
     assert [r.levelno for r in log.records if r.getMessage() == failed] == [logging.WARNING]
     assert ANSWER in still
     assert "reloaded in" in fixed and "1 article," in fixed
-    assert WOMBAT_ANSWER in found(watcher.engine, WOMBAT_QUESTION)
+    assert NEW_ARTICLE_ANSWER in found(watcher.engine, WOMBAT_QUESTION)
 
 
 async def test_a_deleted_and_recreated_folder_is_watched_again_and_reloaded(
@@ -313,7 +313,7 @@ async def test_a_deleted_and_recreated_folder_is_watched_again_and_reloaded(
 
     assert f"added {NEW_ARTICLE}" in line and reloaded != version
     assert f"removed {NEW_ARTICLE}" in removed
-    assert WOMBAT_ANSWER not in found(watcher.engine, WOMBAT_QUESTION)
+    assert NEW_ARTICLE_ANSWER not in found(watcher.engine, WOMBAT_QUESTION)
 
 
 async def test_a_folder_missing_at_start_is_waited_for(engine: Engine, knowledge: Path, log: WatcherLog) -> None:
@@ -330,7 +330,7 @@ async def test_a_folder_missing_at_start_is_waited_for(engine: Engine, knowledge
 
     assert log.lines("is back after")
     assert f"added {NEW_ARTICLE}" in line
-    assert WOMBAT_ANSWER in found(engine, WOMBAT_QUESTION)
+    assert NEW_ARTICLE_ANSWER in found(engine, WOMBAT_QUESTION)
 
 
 @pytest.mark.parametrize("state", ["watching", "waiting for the folder"])
@@ -361,7 +361,7 @@ async def test_a_new_article_is_answered_once_saved(watched_bot: Bot, knowledge:
     after = await answer(watched_bot, WOMBAT_QUESTION)
 
     assert NOTHING_FOUND in before
-    assert WOMBAT_ANSWER in after and NEW_ARTICLE in after
+    assert NEW_ARTICLE_ANSWER in after and NEW_ARTICLE in after
 
 
 async def test_an_edited_article_changes_the_answer_and_a_deleted_one_is_gone(
@@ -411,5 +411,5 @@ async def test_without_the_setting_changes_wait_for_admin_reload(
         await bot.responses(response_url, 2)
         after = await answer(bot, WOMBAT_QUESTION)
 
-    assert NOTHING_FOUND in before and WOMBAT_ANSWER in after
+    assert NOTHING_FOUND in before and NEW_ARTICLE_ANSWER in after
     assert log.records == []
