@@ -363,9 +363,8 @@ class Listeners:
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        found = await self._own_question(body, action, asker_only=False)
+        found = await self._clicked(body, action, respond, asker_only=False)
         if found is None:
-            await respond(**_note("That button doesn't belong to a question I know, so I did nothing."))
             return
         record, offset = found
         ephemeral = record.surface == "command"
@@ -378,11 +377,10 @@ class Listeners:
     async def on_context(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
-        """ "Show context": the passages behind the answers on that page, to the clicker only."""
+        """Show context: the passages behind the answers on that page, to the clicker only."""
         await ack()
-        found = await self._own_question(body, action, asker_only=False)
+        found = await self._clicked(body, action, respond, asker_only=False)
         if found is None:
-            await respond(**_note("That button doesn't belong to a question I know, so I did nothing."))
             return
         record, offset = found
         answer = self.engine.search(record.question, top=self.settings.results, offset=offset)
@@ -393,15 +391,24 @@ class Listeners:
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
-        found = await self._own_question(body, action, asker_only=True)
+        found = await self._clicked(body, action, respond, asker_only=True)
         if found is None:
-            await respond(**_note("Only the person who asked can share this answer."))
             return
         record, offset = found
         message = self._page(record, offset, shared_by=body["user"]["id"])  # the asker: _own_question checked
         error = await _deliver(respond(response_type="in_channel", replace_original=False, **message.kwargs()))
         if error is None:
             await _deliver(respond(delete_original=True))
+
+    async def _clicked(
+        self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, *, asker_only: bool
+    ) -> tuple[QueryRecord, int] | None:
+        """`_own_question`, with the clicker told why when the click may not act on it."""
+        found = await self._own_question(body, action, asker_only)
+        if found is None:
+            refusal = NOT_YOURS_TO_SHARE if asker_only else NOT_A_QUESTION_I_KNOW
+            await respond(**_note(refusal))
+        return found
 
     async def _own_question(
         self, body: dict[str, Any], action: dict[str, Any], asker_only: bool
@@ -501,6 +508,8 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
 
 
 UNSENT = "not confirmed: the bot stopped while sending the answer"
+NOT_YOURS_TO_SHARE = "Only the person who asked can share this answer."
+NOT_A_QUESTION_I_KNOW = "That button doesn't belong to a question I know, so I did nothing."
 
 
 def _unsent(record: QueryRecord) -> QueryRecord:
