@@ -293,8 +293,11 @@ class Listeners:
 
     def _page(self, record: QueryRecord, offset: int, **options: Any) -> reply.Message:
         """A logged question's answer again, from result `offset` on (for buttons)."""
-        answer = self.engine.search(record.question, top=self.settings.results, offset=offset)
-        return self._render(answer, record.id, **options)
+        return self._render(self._again(record, offset), record.id, **options)
+
+    def _again(self, record: QueryRecord, offset: int) -> Answer:
+        """A logged question searched again, from result `offset` on."""
+        return self.engine.search(record.question, top=self.settings.results, offset=offset)
 
     def _finish(self, record: QueryRecord, delivery_error: str | None) -> None:
         """Log how a claimed question's answer went: the outcome, the latency, any error."""
@@ -383,8 +386,7 @@ class Listeners:
         if found is None:
             return
         record, offset = found
-        answer = self.engine.search(record.question, top=self.settings.results, offset=offset)
-        message = reply.context_message(answer)
+        message = reply.context_message(self._again(record, offset))
         await _deliver(respond(response_type="ephemeral", replace_original=False, **message.kwargs()))
 
     async def on_share(

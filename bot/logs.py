@@ -63,20 +63,6 @@ def extras(record: logging.LogRecord) -> dict[str, object]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
 
 
-class Printable(logging.Filter):
-    """Writes the invisible characters of a record's message and text facts as escapes (one line each)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        shown = printable(message)
-        if shown != message:
-            record.msg, record.args = shown, None
-        for key, value in extras(record).items():
-            if isinstance(value, str) and not value.isprintable():
-                setattr(record, key, printable(value))
-        return True
-
-
 class TextFormatter(logging.Formatter):
     """`time LEVEL logger message key=value ...`: readable, and still one greppable line per event."""
 
@@ -119,15 +105,24 @@ class Scrubber:
         return value
 
 
-class WithoutContent(logging.Filter):
-    """Cuts Bolt's and slack_sdk's lines that show message content down to what they say happened."""
+class Shown(logging.Filter):
+    """What a log line may show, for every record whoever logged it: Bolt's and slack_sdk's lines that
+    show message content cut down to what they say happened, and the invisible characters of the
+    message and its text facts written as escapes (one line each)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        shown = message
         if record.name.startswith(CONTENT_LOGGERS):
-            message = record.getMessage()
-            shown = CONTENT_LINES.match(message)
-            if shown:
-                record.msg, record.args = shown[0] + CUT, None
+            content = CONTENT_LINES.match(message)
+            if content:
+                shown = content[0] + CUT
+        shown = printable(shown)
+        if shown != message:
+            record.msg, record.args = shown, None
+        for key, value in extras(record).items():
+            if isinstance(value, str) and not value.isprintable():
+                setattr(record, key, printable(value))
         return True
 
 
@@ -172,8 +167,7 @@ def configure(
     Replaces the handler an earlier call installed, so calling it twice does not double lines."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(style, secrets))
-    handler.addFilter(WithoutContent())
-    handler.addFilter(Printable())
+    handler.addFilter(Shown())
     handler.set_name("bot")
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "bot"]:

@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Self, TypeGuard
+from typing import Any, Literal, NamedTuple, Self
 
 import aiosqlite
 
@@ -130,11 +130,11 @@ _Item = QueryRecord | _AdminAttempt | _Claim | _Finish
 
 def _named(item: _Item) -> str:
     """Which row `item` is, for a log line: never the question or the user, which logs must not hold."""
-    if isinstance(item, _Claim | QueryRecord):
-        return f"question {(item.row if isinstance(item, _Claim) else item).id}"
+    if isinstance(item, _AdminAttempt):
+        return f"an /ask-admin attempt at {item.time}"
     if isinstance(item, _Finish):
         return f"the outcome of question {item.query_id}"
-    return f"an /ask-admin attempt at {item.time}"
+    return f"question {(item.row if isinstance(item, _Claim) else item).id}"
 
 
 class QueryLog:
@@ -380,7 +380,7 @@ class QueryLog:
     async def _write(self, batch: list[_Item]) -> None:
         """One transaction for the batch; claims learn whether their event was logged before only after it commits."""
         claims = [item for item in batch if isinstance(item, _Claim)]
-        questions = [_params(item.row if isinstance(item, _Claim) else item) for item in batch if _is_question(item)]
+        questions = [_params(question) for item in batch if (question := _question(item)) is not None]
         finished = [(item.latency_ms, item.error, item.query_id) for item in batch if isinstance(item, _Finish)]
         attempts = [item for item in batch if isinstance(item, _AdminAttempt)]
         refused: set[str] = set()  # claims whose event was logged already: their rows were not inserted
@@ -500,7 +500,7 @@ class QueryLog:
     def _queued(self) -> Iterator[QueryRecord]:
         # Rows leave the queue only after their transaction commits, so a read that looks here first
         # and then in the database never misses a row.
-        return (item.row if isinstance(item, _Claim) else item for item in self._queue if _is_question(item))
+        return (question for item in self._queue if (question := _question(item)) is not None)
 
     async def _read(self, sql: str, params: Iterable[object] = ()) -> list[Any]:
         """Rows for a query; a database failure becomes QueryLogError, which callers handle."""
@@ -610,15 +610,17 @@ async def _transaction(db: aiosqlite.Connection) -> AsyncIterator[None]:
         raise
 
 
+def _question(item: _Item) -> QueryRecord | None:
+    """The question's row a queued item holds (a claim holds one), or None."""
+    if isinstance(item, _Claim):
+        return item.row
+    return item if isinstance(item, QueryRecord) else None
+
+
 def _event_id(item: _Item) -> str | None:
     """The Slack event id of a queued question, if it has one."""
-    if isinstance(item, _Claim):
-        return item.row.event_id
-    return item.event_id if isinstance(item, QueryRecord) else None
-
-
-def _is_question(item: _Item) -> TypeGuard[QueryRecord | _Claim]:
-    return isinstance(item, QueryRecord | _Claim)
+    question = _question(item)
+    return question.event_id if question is not None else None
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -16,7 +16,7 @@ import copy
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,15 +105,9 @@ def answer_message(
     intro = _intro(answer, shared_by, ephemeral)
     if intro:
         blocks.append(_context(intro))
-    budget = TEXT_BUDGET - _size(blocks) - 500  # room for the buttons and the thanks line
-    shown = 0
-    for rank, hit in enumerate(answer.hits, answer.offset + 1):
-        pair = [_section(_answer(rank, hit)), _context([_citation(hit)])]
-        if shown and (len(blocks) + 4 > MAX_BLOCKS or _size(pair) > budget):
-            break
-        blocks += pair
-        budget -= _size(pair)
-        shown += 1
+    results = _results(answer, _answer, TEXT_BUDGET - _size(blocks) - 500, MAX_BLOCKS - len(blocks) - 2)
+    blocks += results  # room above for the buttons and the thanks line
+    shown = len(results) // 2
     if answer.abstained:
         blocks += _nothing_found(answer, titles)
     next_offset = answer.offset + shown
@@ -163,17 +157,24 @@ def context_message(answer: Answer) -> Message:
     """The passages behind an answer's results ("Show context"): each excerpt whole, matched words in
     bold, with its citation. Only the person who clicked sees it."""
     blocks: list[dict[str, Any]] = [_context(["The passages these answers come from:"])]
-    budget = TEXT_BUDGET - _size(blocks)
-    for rank, hit in enumerate(answer.hits, answer.offset + 1):
-        pair = [_section(_excerpt(rank, hit)), _context([_citation(hit)])]
-        if len(blocks) > 1 and (len(blocks) + 2 > MAX_BLOCKS or _size(pair) > budget):
-            break
-        blocks += pair
-        budget -= _size(pair)
+    blocks += _results(answer, _excerpt, TEXT_BUDGET - _size(blocks), MAX_BLOCKS - len(blocks))
     if len(blocks) == 1:
         return _plain("That answer has no passages to show any more.", "That answer has no passages to show any more.")
     lines = [f"{rank}. {_short(hit.excerpt, 300)}" for rank, hit in enumerate(answer.hits, answer.offset + 1)]
     return Message(_fallback("\n".join(lines)), blocks)
+
+
+def _results(answer: Answer, text: Callable[[int, Hit], str], budget: int, room: int) -> list[dict[str, Any]]:
+    """A section (`text` of each hit) and its citation per result, in at most `room` blocks and `budget`
+    characters; the first result always, the others while they fit."""
+    blocks: list[dict[str, Any]] = []
+    for rank, hit in enumerate(answer.hits, answer.offset + 1):
+        pair = [_section(text(rank, hit)), _context([_citation(hit)])]
+        if blocks and (len(blocks) + 2 > room or _size(pair) > budget):
+            break
+        blocks += pair
+        budget -= _size(pair)
+    return blocks
 
 
 def _answer_span(hit: Hit) -> tuple[int, int]:

@@ -498,7 +498,7 @@ def test_any_file_name_is_shown_as_one_printable_line_everywhere(names: list[str
 def logs_record(message: str, *args: object) -> logging.LogRecord:
     """A log record as the bot's log handler sees it, after its filter."""
     record = logging.LogRecord("bot.watch", logging.INFO, __file__, 1, message, args, None)
-    logs.Printable().filter(record)
+    logs.Shown().filter(record)
     return record
 
 
