@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.bm25 import BM25Params  # noqa: E402
-from bot.clean import fold  # noqa: E402
+from bot.characters import fold  # noqa: E402
 from bot.corpus import load  # noqa: E402
 from bot.evaluate import evaluate, parse_questions  # noqa: E402
 from bot.search import Index  # noqa: E402

@@ -1,4 +1,8 @@
-"""Outside text as a reader sees it. Pure: two filters every piece of outside text passes through.
+"""Outside text as a reader sees it, and as the search compares it. Pure.
+
+The one place that decides what characters mean: every piece of outside text (article,
+question from any surface, file name, log line) passes through here, never through a
+filter of its own elsewhere.
 
 Text from outside the bot (articles, questions, file names, admin commands, whatever a library
 logs) can carry characters nobody sees: control characters, a newline that starts a forged log
@@ -11,10 +15,18 @@ line, an ESC sequence that retitles a terminal, a right-to-left override that ma
 - `printable`: names and words to be shown as they are (file names, admin commands, log lines).
   Every character that is not printable is written as its Python escape (`\\n`, `\\x1b`,
   `\\u202e`), so the reader sees that it is there instead of what it would do.
+
+Two more views for comparing text that a reader would call the same:
+
+- `plain`: curly quotes, the dashes and minus signs, odd spaces, full-width % and £ as their plain
+  forms, one character for one, so offsets in the result are offsets in the original (the
+  analyzer's view: highlights point into the text as shown).
+- `fold`: `plain`, case-folded, whitespace collapsed (for patterns and phrase checks).
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # What a reader cannot see: control characters, line and paragraph separators, spaces other than
@@ -83,3 +95,32 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return text.translate(_PRINTABLE)
+
+
+# One character for one, so offsets in the plain text are offsets in the original.
+_PLAIN = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+    "\u2015": "-", "\u2212": "-", "\ufe63": "-", "\uff0d": "-",
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ",
+    "\uff05": "%", "\uffe1": "\u00a3",
+}  # fmt: skip
+# Replacing just the characters found is several times faster than str.translate with a dict,
+# which looks up every character of a text that is not pure ASCII (a curly apostrophe will do).
+_TO_PLAIN = re.compile("[" + re.escape("".join(_PLAIN)) + "]")
+
+
+def _plain_one(match: re.Match[str]) -> str:
+    return _PLAIN[match.group()]
+
+
+def plain(text: str) -> str:
+    """`text` with plain quotes, hyphens, spaces, % and \u00a3, one character for one (itself when
+    it has none to change): "CCGs\u2019 2017\u201318" -> "CCGs' 2017-18"."""
+    return _TO_PLAIN.sub(_plain_one, text)
+
+
+def fold(text: str) -> str:
+    """`plain`, lower-cased, whitespace collapsed: for pattern matching and phrase checks."""
+    return " ".join(plain(text).casefold().split())

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from bot.clean import fold
+from bot.characters import fold
 from bot.search import Index
 
 

@@ -1,7 +1,8 @@
 """The analyzer: text -> search terms. Pure; the same code reads articles and questions.
 
-- Unicode: curly quotes, the dashes and minus signs, odd spaces are folded (one character for
-  one, so term offsets point into the original text for highlighting); NFKC per token.
+- Unicode: curly quotes, the dashes and minus signs, odd spaces are made plain
+  (`bot.characters.plain`: one character for one, so term offsets point into the original text
+  for highlighting); NFKC per token.
 - Figures stay whole: `2017-18` = `2017/18` = `2017-2018` = `17/18`, `£213m` = `£213 million` = `213m`,
   `36%` = `36 per cent`, `5.7`, `1,000` = `1000`; number words count (`Thirty-six per cent`).
 - Words are case-folded, English stop words dropped, Snowball-stemmed (PyStemmer), with a few
@@ -27,28 +28,7 @@ from typing import NamedTuple, cast
 
 import Stemmer
 
-# One character for one, so offsets in the folded text are offsets in the original.
-_FOLD_MAP = {
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
-    "\u2015": "-", "\u2212": "-", "\ufe63": "-", "\uff0d": "-",
-    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ",
-    "\uff05": "%", "\uffe1": "£",
-}  # fmt: skip
-# Replacing just the characters found is several times faster than str.translate with a dict,
-# which looks up every character of a text that is not pure ASCII (a curly apostrophe will do).
-_FOLD_RE = re.compile("[" + "".join(_FOLD_MAP) + "]")
-
-
-def _fold(text: str) -> str:
-    """`text` with plain quotes, hyphens, spaces, % and £ (itself when it has none to fold)."""
-    return _FOLD_RE.sub(_fold_one, text)
-
-
-def _fold_one(match: re.Match[str]) -> str:
-    return _FOLD_MAP[match.group()]
-
+from bot.characters import plain
 
 # Possessive (++, *+, ?+): no part of a token ever has to give a character back for the rest to
 # match, so the tokens are the same, found with less bookkeeping. The alternatives cannot start
@@ -161,17 +141,17 @@ class Analyzer:
     @classmethod
     def for_corpus(cls, texts: Iterable[str], extra_acronyms: Iterable[str] = ()) -> Analyzer:
         """An analyzer that knows the acronyms used and defined in `texts`."""
-        plain = cls()
+        bare = cls()  # knows no acronyms yet
         capitals: set[str] = set()
         lower_words: set[str] = set()
         defined = {_acronym_term(a) for a in extra_acronyms}
         long_forms: dict[tuple[str, ...], str] = {}
         for text in texts:
-            folded = _fold(text)
+            folded = plain(text)
             capitals.update(_acronym_term(w) for w in acronyms_in(folded))
             lower_words.update(_LOWER_WORD.findall(folded))
             for words, acronym in find_definitions(folded):
-                form = tuple(plain.terms(" ".join(words)))
+                form = tuple(bare.terms(" ".join(words)))
                 if len(form) >= 2:
                     long_forms.setdefault(form, _acronym_term(acronym))
                     defined.add(_acronym_term(acronym))
@@ -181,7 +161,7 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """The search terms of `text`, in order: the texts of `spans(text)`, found faster."""
-        looked, _ = self._token_terms(_TOKEN.findall(_fold(text)))
+        looked, _ = self._token_terms(_TOKEN.findall(plain(text)))
         out = list(chain.from_iterable(looked))
         ends = self._long_forms_in(out) if self._heads else None
         if not ends:
@@ -194,7 +174,7 @@ class Analyzer:
 
     def spans(self, text: str) -> list[Term]:
         """The search terms of `text` with the character span each came from."""
-        matches = list(_TOKEN.finditer(_fold(text)))
+        matches = list(_TOKEN.finditer(plain(text)))
         looked, lasts = self._token_terms(list(map(_GROUP, matches)))
         out: list[Term] = []
         for i in compress(range(len(looked)), looked):  # the tokens that have terms
@@ -218,15 +198,15 @@ class Analyzer:
 
     def found(self, text: str, wanted: AbstractSet[str]) -> list[tuple[int, int, str]]:
         """Where each of the `wanted` terms stands in `text`: (start, end, term), as `highlights`."""
-        matches = list(_TOKEN.finditer(_fold(text)))
-        plain = self._long_form_acronyms.isdisjoint(wanted)
-        looked, lasts = self._token_terms(list(map(_GROUP, matches)), _may_give(wanted) if plain else None)
+        matches = list(_TOKEN.finditer(plain(text)))
+        simple = self._long_form_acronyms.isdisjoint(wanted)
+        looked, lasts = self._token_terms(list(map(_GROUP, matches)), _may_give(wanted) if simple else None)
 
         def span(i: int) -> tuple[int, int]:  # of the terms of token i
             return matches[i].start(), matches[lasts.get(i, i)].end()
 
         out: list[tuple[int, int, str]] = []
-        if plain:
+        if simple:
             found = map(not_, map(wanted.isdisjoint, looked))
             for i in compress(range(len(looked)), found):  # the tokens with a wanted term
                 start, end = span(i)

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from bot import clean
+from bot.characters import fold
 from bot.corpus import Corpus
 from tests.conftest import KNOWLEDGE
 
@@ -65,7 +66,7 @@ def test_dates_come_from_the_dateline_only(corpus: Corpus) -> None:
 
 @pytest.mark.parametrize("chrome", CHROME)
 def test_no_passage_contains_site_chrome_or_comments(corpus: Corpus, chrome: str) -> None:
-    assert [p.id for p in corpus.passages if clean.fold(chrome) in clean.fold(p.text)] == []
+    assert [p.id for p in corpus.passages if fold(chrome) in fold(p.text)] == []
 
 
 def test_every_article_keeps_its_body(corpus: Corpus) -> None:

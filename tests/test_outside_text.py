@@ -197,3 +197,17 @@ async def test_chit_chat_in_an_answered_thread_gets_no_answer_and_is_not_logged(
     assert [row.surface for row in rows] == ["mention", "thread"]
     assert ANSWER in reads(slack.calls("chat.postMessage")[0].params)
     assert "57 CCGs in 2016-17" in reads(follow_up.params)
+
+
+def test_one_set_of_characters_decides_what_matches_for_questions_articles_and_checks() -> None:
+    """A question typed with straight quotes and hyphens finds the article written with curly ones
+    and dashes, and the evaluation's phrase check agrees (one table: bot.characters.plain)."""
+    from bot.characters import fold, plain
+    from bot.text import Analyzer
+
+    article = "NHS England\u2019s figures: 75 CCGs overspent in 2017\u201318\u00a0\u2014 \uff05"
+    assert plain(article) == "NHS England's figures: 75 CCGs overspent in 2017-18 - %"
+    assert len(plain(article)) == len(article)  # offsets still point into the text as shown
+    assert fold(article) == fold("nhs  england's FIGURES: 75 ccgs overspent in 2017-18 - %")
+    analyzer = Analyzer()
+    assert set(analyzer.terms("England's 2017-18")) <= set(analyzer.terms(article))

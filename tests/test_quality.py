@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot.clean import fold
+from bot.characters import fold
 from bot.evaluate import Report, evaluate, parse_questions
 from bot.search import Index
 from tests.conftest import KNOWLEDGE
