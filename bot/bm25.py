@@ -22,7 +22,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,32 @@ class BM25Params:
     k1: float = 1.2
     b: float = 0.75
     delta: float = 1.0
+
+
+@dataclass(frozen=True)
+class Postings:
+    """The arrays an index is made of, checked to fit together (bot/store.py saves them by name).
+
+    Term i's postings are `docs[offsets[i]:offsets[i + 1]]` (passage numbers, ascending) with
+    their `weights` (each posting's share of the score above the baseline); `idf[i]` is its idf;
+    `doc_len[d]` is passage d's length in terms."""
+
+    doc_len: Int32s
+    idf: Floats
+    offsets: Ints
+    docs: Int32s
+    weights: Floats
+
+    def __post_init__(self) -> None:
+        offsets, docs = self.offsets, self.docs
+        if not (len(offsets) == len(self.idf) + 1 and len(docs) == len(self.weights) == int(offsets[-1])):
+            raise ValueError("BM25 arrays do not fit together")
+        if len(self.doc_len) == 0 or (len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= len(self.doc_len))):
+            raise ValueError("BM25 postings name passages the index does not have")
+
+    def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The arrays by field name (the names bot/store.py writes and `Postings(**arrays)` reads)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class BM25Index:
@@ -81,47 +107,28 @@ class BM25Index:
         tf_f = tf.astype(np.float64)
         weights = idf[posting_terms] * (tf_f * (k1 + 1) / (norm[posting_docs] + tf_f))
         offsets = np.concatenate(([0], np.cumsum(df)))
-        self._set(vocabulary, params, doc_len.copy(), idf, offsets, posting_docs, weights)
+        self._set(vocabulary, params, Postings(doc_len.copy(), idf, offsets, posting_docs, weights))
 
     @classmethod
-    def from_arrays(
-        cls,
-        vocabulary: dict[str, int],
-        params: BM25Params,
-        doc_len: Int32s,
-        idf: Floats,
-        offsets: Ints,
-        docs: Int32s,
-        weights: Floats,
-    ) -> BM25Index:
-        """An index from the arrays of one built before (bot/store.py saves and reads them)."""
-        if not (len(idf) == len(vocabulary) == len(offsets) - 1 and len(docs) == len(weights) == int(offsets[-1])):
+    def restore(cls, vocabulary: dict[str, int], params: BM25Params, postings: Postings) -> BM25Index:
+        """An index from the postings of one built before (bot/store.py saves and reads them)."""
+        if len(vocabulary) != len(postings.idf):
             raise ValueError("BM25 arrays do not fit together")
-        if len(doc_len) == 0 or (len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= len(doc_len))):
-            raise ValueError("BM25 postings name passages the index does not have")
         index = cls.__new__(cls)
-        index._set(vocabulary, params, doc_len, idf, offsets, docs, weights)
+        index._set(vocabulary, params, postings)
         return index
 
-    def _set(
-        self,
-        vocabulary: dict[str, int],
-        params: BM25Params,
-        doc_len: Int32s,
-        idf: Floats,
-        offsets: Ints,
-        docs: Int32s,
-        weights: Floats,
-    ) -> None:
+    def _set(self, vocabulary: dict[str, int], params: BM25Params, postings: Postings) -> None:
         self.params = params
         self.vocabulary = vocabulary
-        self.size = len(doc_len)
-        self.doc_len = doc_len
-        self.avgdl = float(doc_len.sum()) / self.size
-        self.idf = idf
-        self.offsets = offsets  # term i's postings are docs[offsets[i]:offsets[i + 1]]
-        self.docs = docs  # passage numbers, ascending within a term (int32: half the memory)
-        self.weights = weights  # each posting's share of the score above the baseline
+        self.data = postings  # the arrays below, as one value
+        self.size = len(postings.doc_len)
+        self.doc_len = postings.doc_len
+        self.avgdl = float(postings.doc_len.sum()) / self.size
+        self.idf = postings.idf
+        self.offsets = postings.offsets
+        self.docs = postings.docs
+        self.weights = postings.weights
 
     def idf_of(self, term: str) -> float:
         """idf of a term, 0.0 for one no passage contains (as rank_bm25 does)."""

@@ -23,19 +23,21 @@ Layout: MAGIC, the header's length (8 bytes, little-endian), the header (JSON), 
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import functools
 import hashlib
-import importlib
+import importlib.util
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bot.bm25 import BM25Index, BM25Params
+from bot.bm25 import BM25Index, BM25Params, Postings
 from bot.catalog import Catalog
 from bot.corpus import SYNONYMS_FILE, is_article, open_inside, visible_files
 from bot.models import Article, LoadProblem
@@ -45,20 +47,6 @@ from bot.text import Analyzer
 MAGIC = b"policy-bot index\n"
 FORMAT = 1
 CHECKSUM = 32  # bytes of SHA-256 at the end of the file
-# The modules whose code decides what an index holds.
-SHAPING_MODULES = (
-    "bot.bm25",
-    "bot.catalog",
-    "bot.characters",
-    "bot.clean",
-    "bot.common_words",
-    "bot.corpus",
-    "bot.models",
-    "bot.passages",
-    "bot.search",
-    "bot.store",
-    "bot.text",
-)
 _CHUNK = 1 << 20  # bytes read and hashed at a time
 _VOCABULARY_CHUNK = 20_000  # terms added to the vocabulary per step (see _vocabulary)
 
@@ -90,14 +78,43 @@ def knowledge_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def shaping_modules(root: str = __name__) -> tuple[str, ...]:
+    """The modules whose code decides what an index holds: this one and every module of the bot it
+    imports, directly or through another (read from their import statements, so a module added to
+    the loading or the analysis is never left out). Sorted."""
+    package = root.partition(".")[0]
+    found: set[str] = set()
+    waiting = [root]
+    while waiting:
+        name = waiting.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for node in ast.walk(ast.parse(_source(name).read_bytes())):
+            if isinstance(node, ast.ImportFrom) and node.module == package:  # from bot import clean
+                names = [f"{package}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            waiting += [n for n in names if n.startswith(f"{package}.")]
+    return tuple(sorted(found))
+
+
+def _source(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None, module
+    return Path(spec.origin)
+
+
 @functools.cache
 def code_fingerprint() -> str:
     """A digest of the source of the modules that decide what an index holds."""
     digest = hashlib.sha256(f"{FORMAT}".encode())
-    for name in SHAPING_MODULES:
-        source = importlib.import_module(name).__file__
-        assert source is not None
-        digest.update(Path(source).read_bytes())
+    for name in shaping_modules():
+        digest.update(_source(name).read_bytes())
     return digest.hexdigest()
 
 
@@ -108,11 +125,7 @@ def save(index: Index, path: Path, knowledge: str) -> None:
     terms = "\n".join(bm25.vocabulary).encode()  # a dict keeps insertion order: term i is line i
     articles = "\n".join(_article_json(a) for a in catalog.articles).encode()
     arrays: dict[str, npt.NDArray[Any]] = {
-        "doc_len": bm25.doc_len,
-        "idf": bm25.idf,
-        "offsets": bm25.offsets,
-        "docs": bm25.docs,
-        "weights": bm25.weights,
+        **bm25.data.arrays(),
         "terms": np.frombuffer(terms, dtype=np.uint8),
         "article_of": catalog.article_of,
         "text": catalog.text,
@@ -179,15 +192,8 @@ def load(path: Path, folder: Path, knowledge: str, min_relevance: float) -> Inde
     try:
         arrays = _arrays(header, data)
         params = BM25Params(*(float(x) for x in header["params"]))
-        bm25 = BM25Index.from_arrays(
-            _vocabulary(arrays["terms"]),
-            params,
-            arrays["doc_len"],
-            arrays["idf"],
-            arrays["offsets"],
-            arrays["docs"],
-            arrays["weights"],
-        )
+        postings = Postings(**{f.name: arrays[f.name] for f in fields(Postings)})
+        bm25 = BM25Index.restore(_vocabulary(arrays["terms"]), params, postings)
         articles = tuple(_article(line) for line in arrays["articles"].tobytes().decode().split("\n"))
         catalog = Catalog(
             articles,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi, BM25Plus
 
-from bot.bm25 import BM25Index, BM25Params
+from bot.bm25 import BM25Index, BM25Params, Postings
 from bot.corpus import load
 from bot.search import Index
 
@@ -188,3 +188,21 @@ def test_empty_corpus_is_rejected() -> None:
     """An index with no passages is a configuration error, reported clearly."""
     with pytest.raises(ValueError, match="at least one passage"):
         BM25Index([])
+
+
+def test_an_index_restored_from_its_postings_by_name_scores_the_same_and_bad_arrays_are_refused() -> None:
+    """What bot/store.py does: save the postings by field name, restore them, get the same scores;
+    arrays that do not fit together (a damaged or foreign file) are refused, never misread."""
+    corpus = [["ccg", "overspend", "2017-18"], ["ics", "board"], ["ccg", "ccg", "board"]]
+    built = BM25Index(corpus)
+    arrays = built.data.arrays()
+    assert set(arrays) == {"doc_len", "idf", "offsets", "docs", "weights"}
+    restored = BM25Index.restore(dict(built.vocabulary), built.params, Postings(**arrays))
+    for query in (["ccg"], ["board", "ics"], ["overspend", "ccg", "ccg"]):
+        assert restored.get_scores(query).tolist() == built.get_scores(query).tolist()
+    with pytest.raises(ValueError, match="do not fit"):
+        Postings(**(arrays | {"weights": arrays["weights"][:-1]}))
+    with pytest.raises(ValueError, match="passages the index does not have"):
+        Postings(**(arrays | {"doc_len": arrays["doc_len"][:1]}))
+    with pytest.raises(ValueError, match="do not fit"):
+        BM25Index.restore({"ccg": 0}, built.params, Postings(**arrays))

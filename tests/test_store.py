@@ -241,3 +241,21 @@ def test_the_command_line_reuses_the_saved_index(tmp_path: Path) -> None:
     assert (
         first.split("Knowledge base")[1].split("passages")[0] == second.split("Knowledge base")[1].split("passages")[0]
     )
+
+
+def test_a_change_to_any_module_the_index_is_made_with_rebuilds_the_saved_index() -> None:
+    """The modules whose code is fingerprinted are every module of the bot that the loading,
+    the analysis and the saving use, as Python itself sees them imported: a module added to the
+    cleaning or the analysis can never be forgotten, so a saved index made by older code is
+    rebuilt. Modules that only present answers are not in it (changing them keeps the index)."""
+    import importlib
+    import types
+
+    shaping = set(store.shaping_modules())
+    for name in shaping:
+        module = importlib.import_module(name)
+        used = {v.__name__ for v in vars(module).values() if isinstance(v, types.ModuleType)}
+        used |= {getattr(v, "__module__", None) or "" for v in vars(module).values() if callable(v)}
+        assert {u for u in used if u.startswith("bot.")} <= shaping, name
+    assert {"bot.corpus", "bot.clean", "bot.characters", "bot.text", "bot.bm25", "bot.search"} <= shaping
+    assert not shaping & {"bot.app", "bot.reply", "bot.console", "bot.querylog", "bot.config"}
