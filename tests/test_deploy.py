@@ -136,6 +136,7 @@ def copies() -> list[tuple[int, list[str], str]]:
             assert not any(w.startswith("--from") for w in words), "a multi-stage COPY: extend this test"
             *sources, destination = [w for w in words if not w.startswith("--")]
             found.append((n, sources, destination))
+    assert found, "the Dockerfile copies nothing: every test that checks its copies would pass on nothing"
     return found
 
 
@@ -226,6 +227,7 @@ def compose() -> dict[str, Any]:
 
 def services() -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = compose()["services"]
+    assert found, "the compose file has no services: every test that checks them would pass on nothing"
     return found
 
 

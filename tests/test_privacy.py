@@ -163,14 +163,17 @@ async def test_expired_rows_are_deleted_again_while_the_bot_runs(tmp_path: Path)
     async with await QueryLog.open(tmp_path / "queries.db") as log:
         pruning = asyncio.create_task(prune_daily(log, days=30, every=0.05))
         try:
-            expired = row(31)
+            expired, kept = row(31), row(29)
             log.record(expired)
+            log.record(kept)
+            assert await log.flush(5), "the rows never reached the database"
             async with asyncio.timeout(10):
-                while await log.flush(5) and await log.get(expired.id) is not None:
+                while await log.get(expired.id) is not None:
                     await asyncio.sleep(0.05)
         finally:
             pruning.cancel()
     assert absent(tmp_path / "queries.db", expired.id)
+    assert not absent(tmp_path / "queries.db", kept.id)  # only what is older than the retention goes
 
 
 def absent(path: Path, query_id: str) -> bool:
