@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -478,10 +479,22 @@ class Listeners:
         return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
 
 
+class _ClientGiven(logging.Filter):
+    """Bolt warns "As you gave client as well, token will be unused" at every start when
+    SLACK_BOT_TOKEN is in the environment (Docker's env_file puts it there), though the client it
+    is given was made with that very token: a warning with nothing to act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def create_app(
     settings: Settings, engine: Engine, log: QueryLog, client: AsyncWebClient, socket_mode: bool
 ) -> tuple[AsyncApp, Listeners]:
     """The Bolt app with every listener registered. Nothing happens at import time."""
+    bolt_logger = logging.getLogger(f"slack_bolt.{AsyncApp.__name__}")
+    if not any(isinstance(f, _ClientGiven) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_ClientGiven())
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = AsyncApp(
         client=client,

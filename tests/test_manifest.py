@@ -5,6 +5,7 @@ for ever; a scope the code needs but the manifest lacks fails at run time with m
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,29 @@ async def test_every_declared_command_has_a_listener(app: tuple[AsyncApp, FakeSl
     body["response_url"] = slack.response_url()
     response = await bolt.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
     assert response.status == 200, response.body
+
+
+async def test_starting_with_the_token_in_the_environment_logs_no_warning_about_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Docker's env_file puts SLACK_BOT_TOKEN in the environment; Bolt then warned at every start
+    that the token "will be unused" though the client uses that very token. Its other warnings stay."""
+    async with FakeSlack() as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", slack.bot_token)
+        settings = load_settings(
+            knowledge_dir=KNOWLEDGE,
+            slack_bot_token=slack.bot_token,
+            slack_app_token=slack.app_token,
+            slack_api_url=slack.api_url,
+            query_log_path=tmp_path / "queries.db",
+        )
+        engine = await Engine.start(KNOWLEDGE, settings.min_relevance)
+        async with await QueryLog.open(settings.query_log_path) as log:
+            with caplog.at_level(logging.DEBUG):
+                create_app(settings, engine, log, web_client(settings), socket_mode=True)
+                create_app(settings, engine, log, web_client(settings), socket_mode=True)  # a second start
+                logging.getLogger("slack_bolt.AsyncApp").warning("another warning")
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "token will be unused" in m]
+    assert "another warning" in messages
+    assert len(logging.getLogger("slack_bolt.AsyncApp").filters) == 1
