@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -158,6 +158,26 @@ class ReloadReport(Frozen):
     problems: tuple[LoadProblem, ...] = Field(default=())
     seconds: float = 0.0
     version: str | None = None  # the index version now in use
+
+    # The wording shared by the log line (bot/watch.py) and the Slack reply (bot/reply.py).
+    NOTHING_CHANGED: ClassVar[str] = "no articles added, removed or changed"
+
+    def totals(self) -> str:
+        """'5 articles, 26 passages'."""
+        return f"{count(self.articles, 'article')}, {count(self.passages, 'passage')}"
+
+    def changes(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(what happened, to which sources) for each kind of change there was: added, removed, changed."""
+        return [
+            (label, names)
+            for label, names in (("added", self.added), ("removed", self.removed), ("changed", self.changed))
+            if names
+        ]
+
+    def still_answering(self) -> str:
+        """After a failed reload: from what the bot still answers."""
+        version = f" (index version {self.version})" if self.version else ""
+        return f"still answering from the previous index{version}"
 
 
 def format_date(value: dt.date | None) -> str | None:

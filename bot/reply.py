@@ -311,21 +311,19 @@ def admin_help_message() -> Message:
 
 def reload_message(report: ReloadReport) -> Message:
     """What a reload changed, or why it failed (the previous index keeps answering)."""
-    version = f" (index version {_mrkdwn(report.version, 40)})" if report.version else ""
     if report.ok:
-        counts = f"{count(report.articles, 'article')}, {count(report.passages, 'passage')}"
-        lines = [f"*Knowledge base reloaded* in {report.seconds:.1f} s: {counts}{version}."]
-        changes = (("Added", report.added), ("Removed", report.removed), ("Changed", report.changed))
-        lines += [f"*{label}* ({len(names)}): {_listed(names, 800)}" for label, names in changes if names]
-        if not any(names for _, names in changes):
-            lines.append("No articles were added, removed or changed.")
-        fallback = f"Knowledge base reloaded: {counts}."
+        version = f" (index version {_mrkdwn(report.version, 40)})" if report.version else ""
+        lines = [f"*Knowledge base reloaded* in {report.seconds:.1f} s: {report.totals()}{version}."]
+        changes = report.changes()
+        lines += [f"*{label.capitalize()}* ({len(names)}): {_listed(names, 800)}" for label, names in changes]
+        if not changes:
+            lines.append(f"{report.NOTHING_CHANGED.capitalize()}.")
+        fallback = f"Knowledge base reloaded: {report.totals()}."
     else:
         reason = _mrkdwn(_line(report.error or "unknown reason"), 1000)
-        lines = [f"*Reload failed:* {reason}", f"Still answering from the previous index{version}."]
-        fallback = (
-            f"Reload failed: {_short(report.error or 'unknown reason', 300)}. Still answering from the previous index."
-        )
+        still = _mrkdwn(report.still_answering(), 200).capitalize()
+        lines = [f"*Reload failed:* {reason}", f"{still}."]
+        fallback = f"Reload failed: {_short(report.error or 'unknown reason', 300)}. {still}."
     blocks = [_section("\n".join(lines))]
     if report.problems:
         problems = [f"*Problems* ({len(report.problems)}):"]

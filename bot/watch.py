@@ -99,17 +99,13 @@ class Burst:
 def describe(report: ReloadReport, paths: list[str]) -> str:
     """One log line: what changed on disk, and what the reload made of it (or why it failed)."""
     if not report.ok:
-        return (
-            f"knowledge folder changed ({_named(paths)}) but the reload failed; still answering from index version "
-            f"{report.version}: {report.error}"
-        )
-    changes = (("added", report.added), ("removed", report.removed), ("changed", report.changed))
-    what = "; ".join(f"{label} {_named(names)}" for label, names in changes if names)
+        failed = f"knowledge folder changed ({_named(paths)}) but the reload failed"
+        return f"{failed}; {report.still_answering()}: {report.error}"
+    what = "; ".join(f"{label} {_named(names)}" for label, names in report.changes())
     problems = f"; {count(len(report.problems), 'file')} with problems" if report.problems else ""
     return (
         f"knowledge folder changed ({_named(paths)}); reloaded in {report.seconds:.2f} s: "
-        f"{count(report.articles, 'article')}, {count(report.passages, 'passage')}, index version {report.version}; "
-        f"{what or 'no articles added, removed or changed'}{problems}"
+        f"{report.totals()}, index version {report.version}; {what or report.NOTHING_CHANGED}{problems}"
     )
 
 

@@ -460,7 +460,7 @@ def test_reload_report_lists_changes_counts_and_problems() -> None:
     assert "bad&lt;1&gt;.txt (skipped): not UTF-8" in text and "x.md (loaded with a warning): no date" in text
     check_limits(message)
     nothing = "\n".join(mrkdwn(reply.reload_message(ReloadReport(ok=True, articles=5, passages=40))))
-    assert "No articles were added, removed or changed." in nothing
+    assert "No articles added, removed or changed." in nothing
 
 
 def test_failed_reload_says_why_and_that_the_old_index_still_answers() -> None:

@@ -286,7 +286,7 @@ async def test_a_folder_left_without_articles_keeps_the_old_index_until_fixed(
     (knowledge / NEW_ARTICLE).write_text(NEW_ARTICLE_TEXT, encoding="utf-8")
     fixed = await next_reload(log, 1)
 
-    assert f"the reload failed; still answering from index version {version}" in failed
+    assert f"the reload failed; still answering from the previous index (index version {version})" in failed
     assert "has no .txt or .md files" in failed
     assert [r.levelno for r in log.records if r.getMessage() == failed] == [logging.WARNING]
     assert ANSWER in still
