@@ -18,6 +18,7 @@ from rich.console import Console
 from bot import console as view
 from bot import logs, review
 from bot.config import Settings, SettingsError, load_settings
+from bot.conversation import Conversation
 from bot.corpus import KnowledgeError
 from bot.engine import open_index
 from bot.models import QueryRecord, Stats
@@ -26,6 +27,7 @@ from bot.question import MAX_QUESTION_CHARS, is_too_long, normalise
 from bot.search import Index
 
 EXAMPLE = 'python -m bot ask "How many CCGs overspent in 2017-18?"'
+NEW_CONVERSATION = {"/new", "/reset"}  # typed in chat: forget the conversation so far
 LIST_LIMIT = 50  # questions `queries` lists unless --limit says otherwise
 MAX_LIMIT = 2**63 - 1  # the largest number SQLite takes as a LIMIT
 T = TypeVar("T")
@@ -111,12 +113,18 @@ def cmd_index(args: argparse.Namespace, settings: Settings, out: Console) -> int
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
+    """A conversation in the terminal: each question is read with the one before it and its answer
+    (bot/conversation.py); an empty line or /new starts a new conversation."""
+    if getattr(args, "json", False):
+        return chat_json(args, settings)
     index, seconds, how = open_saved_or_build(settings)
     out.print(
         f"Ask about {len(index.articles)} articles ({len(index.passages)} passages, {how} in {seconds:.2f} s). "
+        "Follow-ups read the question before; an empty line or '/new' starts afresh. "
         "Type 'more' for further results, 'quit' or Ctrl-D to leave.",
         style="dim",
     )
+    conversation = Conversation()
     last: tuple[str, int] | None = None
     top = settings.results
     while True:
@@ -128,7 +136,10 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
         line = line.strip()
         if line.lower() in {"quit", "exit", ":q"}:
             return 0
-        if not line:
+        if not line or line.lower() in NEW_CONVERSATION:
+            if conversation.last is not None:
+                out.print("New conversation.", style="dim")
+            conversation, last = Conversation(), None
             continue
         if line.lower() == "more":
             if last is None:
@@ -137,16 +148,48 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
             question, offset = last[0], last[1] + top
         else:
             try:
-                question, offset = check_question(line), 0
+                resolved = conversation.ask(check_question(line))
             except UsageError as exc:
                 out.print(str(exc), style="yellow")
                 continue
+            if resolved is None:
+                continue  # "thanks", "ok": nothing to answer
+            question, offset = resolved, 0
         answer = index.search(question, top=top, offset=offset)
         if offset and not answer.hits:
             out.print("No more results for that question.", style="yellow")
             continue
+        if not offset:
+            conversation.answered(answer)
         last = (question, offset)
-        out.print(view.render_answer(answer, index.articles))
+        out.print(view.render_answer(answer, index.articles, typed=None if offset else normalise(line)))
+
+
+def chat_json(args: argparse.Namespace, settings: Settings) -> int:
+    """`chat --json`: standard input's lines are one conversation (an empty line starts a new one);
+    one JSON object per line: `ask --json`'s, with `question` as typed and `resolved` the question
+    searched. An acknowledgement ("thanks") gets `resolved` null and no results; a line that is not a
+    usable question gets {"question": ..., "error": ...}."""
+    index, _ = build_index(settings)
+    top = args.top or settings.results
+    conversation = Conversation()
+    for line in sys.stdin:
+        text = line.rstrip("\r\n")
+        if not text.strip() or text.strip().lower() in NEW_CONVERSATION:
+            conversation = Conversation()
+            continue
+        try:
+            resolved = conversation.ask(check_question(text))
+        except UsageError as exc:
+            print(json.dumps({"question": text, "error": str(exc)}, ensure_ascii=False), flush=True)
+            continue
+        if resolved is None:
+            print(json.dumps({"question": text, "resolved": None, "results": []}, ensure_ascii=False), flush=True)
+            continue
+        answer = index.search(resolved, top=top)
+        conversation.answered(answer)
+        print(json.dumps(view.answer_json(answer, typed=text), ensure_ascii=False), flush=True)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console) -> int:
@@ -169,24 +212,38 @@ def cmd_start(args: argparse.Namespace, settings: Settings, out: Console) -> int
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
-    from bot.evaluate import evaluate, parse_questions
+    from bot.evaluate import evaluate, parse_set
 
     try:
-        questions = parse_questions(Path(args.questions).read_text(encoding="utf-8"))
+        questions, conversations = parse_set(Path(args.questions).read_text(encoding="utf-8"))
     except ValueError as exc:  # the file is not a question set; its name leads the message
         raise UsageError(f"{args.questions}: {exc}") from None
     index, _ = build_index(settings)
-    report = evaluate(index, questions, top=settings.results)
+    report = evaluate(index, questions, top=settings.results, conversations=conversations)
     out.print(
         f"hit@1 {report.hit_at(1):.3f}  hit@3 {report.hit_at(3):.3f}  pinpoint {report.pinpoint:.3f}  "
         f"on-topic abstained {report.wrongly_abstained:.3f}  "
         f"off-topic answered {len(report.off_topic_answered)}/{len(report.off_topic)}"
     )
+    if report.follow_ups:
+        right = sum(1 for f in report.follow_ups if f.right_at(3))
+        out.print(
+            f"follow-ups right {right}/{len(report.follow_ups)} ({report.follow_ups_right(3):.3f} in the top 3, "
+            f"{report.follow_ups_right(1):.3f} at rank 1)"
+        )
     for outcome in report.on_topic:
         if outcome.rank != 1:
             out.print(f"  rank {outcome.rank or '-'}: {outcome.question.q}", style="dim")
     for outcome in report.off_topic_answered:
         out.print(f"  answered off-topic: {outcome.question.q}", style="red")
+    for follow_up in report.follow_ups:
+        if not follow_up.right_at(1):
+            searched = follow_up.resolved if follow_up.resolved is not None else "(not answered)"
+            out.print(
+                f"  follow-up rank {follow_up.rank or '-'}: {follow_up.question.q} -> {searched}",
+                style="dim",
+                markup=False,
+            )
     return 0
 
 
@@ -306,7 +363,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=port, default=3000, help="HTTP mode: port (default 3000)")
     serve.set_defaults(run=cmd_serve)
-    sub.add_parser("chat", help="ask questions in the terminal").set_defaults(run=cmd_chat)
+    chat = sub.add_parser("chat", help="ask questions in the terminal; follow-ups read the question before")
+    chat.add_argument(
+        "--json",
+        action="store_true",
+        help="read standard input's lines as one conversation (an empty line starts a new one), print JSON Lines",
+    )
+    chat.add_argument("--top", type=int, choices=range(1, 11), metavar="N", help="--json: how many excerpts (1-10)")
+    chat.set_defaults(run=cmd_chat)
     sub.add_parser("index", help="load, clean and index knowledge/, and report on each article").set_defaults(
         run=cmd_index
     )

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -30,12 +31,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import reply
 from bot.config import Settings
+from bot.conversation import Turn, resolve
 from bot.engine import Engine
 from bot.limits import UserLimit, Verdict
 from bot.logs import Scrubber
 from bot.models import Answer, QueryRecord, ResultRef, Surface, Vote, count
 from bot.querylog import QueryLog, QueryLogError
-from bot.question import MAX_QUESTION_CHARS, admin_verb, combine, is_chatter, is_too_long, question_text
+from bot.question import MAX_QUESTION_CHARS, admin_verb, is_chatter, is_too_long, question_text
 from bot.slack_client import post_message
 
 logger = logging.getLogger("bot.app")
@@ -62,6 +64,20 @@ class Seen:
         while len(self._keys) > self._limit:
             self._keys.popitem(last=False)
         return True
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question as it reached the bot, from whichever surface: the text (Slack markup removed) and where."""
+
+    text: str
+    surface: Surface
+    user: str | None
+    team: str | None
+    channel: str | None
+    thread_ts: str | None  # where the answer goes: None for /ask, and for a DM answered outside a thread
+    event_id: str | None = None  # Slack's, for a message; a slash command is never delivered twice
+    last: Turn | None = None  # the thread's last question and its answer, for a follow-up
 
 
 class Listeners:
@@ -133,11 +149,8 @@ class Listeners:
             return  # a mention inside a DM also arrives as a direct message: answered there
         thread = event.get("thread_ts")
         # A mention in a thread the bot answered is a follow-up too ("@bot and in 2016-17?").
-        previous = await self._thread_question(channel, str(thread)) if thread else None
-        question = previous.question if previous else None
-        await self._answer(
-            event, body, context, client, "mention", thread_ts=thread or event.get("ts"), previous=question
-        )
+        last = await self._last_turn(channel, str(thread)) if thread else None
+        await self._message(event, body, context, client, "mention", thread_ts=thread or event.get("ts"), last=last)
 
     async def on_message(
         self, event: dict[str, Any], body: dict[str, Any], context: Any, client: AsyncWebClient
@@ -145,46 +158,32 @@ class Listeners:
         if event.get("subtype") or event.get("bot_id"):
             return  # edits, joins, and other bots' messages (no bot loops)
         if event.get("channel_type") == "im":
-            await self._answer(event, body, context, client, "dm", thread_ts=event.get("thread_ts"))
+            await self._message(event, body, context, client, "dm", thread_ts=event.get("thread_ts"))
             return
         thread = event.get("thread_ts")
         bot_user = context.get("bot_user_id")
         if not thread or (bot_user and f"<@{bot_user}" in str(event.get("text", ""))):
             return  # not a follow-up, or a mention: `app_mention` answers that
-        previous = await self._thread_question(str(event.get("channel", "")), str(thread))
-        if previous is not None:
-            await self._answer(event, body, context, client, "thread", thread_ts=thread, previous=previous.question)
+        last = await self._last_turn(str(event.get("channel", "")), str(thread))
+        if last is not None:
+            await self._message(event, body, context, client, "thread", thread_ts=thread, last=last)
 
     async def on_ask(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         question = question_text(str(command.get("text", "")), None)
-        if not question:
+        if not question:  # said in the acknowledgement, which Slack shows at once
             await ack(**reply.usage_message().kwargs())
             return
         await ack()
-        if is_too_long(question):
-            await respond(**reply.too_long_message(len(question), MAX_QUESTION_CHARS).kwargs())
-            return
-        query_id = uuid.uuid4().hex
-        over = self._over_limit(command.get("user_id"))
-        answer, record = self._search(
-            query_id,
-            question,
-            surface="command",
-            refused=self._refusal(over),
-            team=command.get("team_id"),
-            channel=command.get("channel_id"),
-            user=command.get("user_id"),
-        )
-        await self.log.claim(_unsent(record))  # no event id: a slash command is never delivered twice
-        if over is not None:  # always said: a command's reply is seen by the asker only, and expected
-            error = await _deliver(respond(response_type="ephemeral", **self._slow_down(over).kwargs()))
-            self._finish(record, error)
-            return
-        message = self._render(answer, query_id, ephemeral=True)
-        error = await _deliver(respond(response_type="ephemeral", **message.kwargs()))
-        self._finish(record, error)
 
-    async def _answer(
+        def private(message: reply.Message, key: str | None = None) -> Awaitable[Any]:
+            return respond(response_type="ephemeral", **message.kwargs())
+
+        asked = Asked(
+            question, "command", command.get("user_id"), command.get("team_id"), command.get("channel_id"), None
+        )
+        await self._ask(asked, say=private, tell=private)
+
+    async def _message(
         self,
         event: dict[str, Any],
         body: dict[str, Any],
@@ -192,49 +191,70 @@ class Listeners:
         client: AsyncWebClient,
         surface: Surface,
         thread_ts: str | None,
-        previous: str | None = None,
+        last: Turn | None = None,
     ) -> None:
+        """A message to the bot (a mention, a DM, a follow-up in a thread), answered where it was asked."""
         channel = str(event.get("channel", ""))
         if not self.seen.claim(body.get("event_id"), f"{channel}:{event.get('ts')}"):
             return
         question = question_text(str(event.get("text", "")), context.get("bot_user_id"))
         if is_chatter(question) and (question or surface == "thread"):
             return  # "thanks!", "ok", an emoji: nothing to answer, and no question to log
+        user = event.get("user")
+
+        def post(message: reply.Message, key: str | None = None) -> Awaitable[Any]:
+            return _post(client, channel, thread_ts, message, key=key)
+
+        def tell(message: reply.Message) -> Awaitable[Any]:  # where only the asker sees it
+            return client.chat_postEphemeral(channel=channel, user=str(user), thread_ts=thread_ts, **message.kwargs())
+
+        asked = Asked(question, surface, user, body.get("team_id"), channel, thread_ts, body.get("event_id"), last)
+        await self._ask(asked, say=post, tell=tell)
+
+    async def _ask(
+        self,
+        asked: Asked,
+        say: Callable[[reply.Message, str | None], Awaitable[Any]],
+        tell: Callable[[reply.Message], Awaitable[Any]],
+    ) -> None:
+        """The one question pipeline of every surface: count it against the asker's limit, turn away an
+        empty or too long one, resolve a follow-up, search, claim its row, render, deliver, finish.
+        `say` sends where the question was asked (with a key naming the message); `tell` only to the asker."""
         # Every message to the bot counts, empty and too long ones too: their notes fill a channel as well.
-        over = self._over_limit(event.get("user"))
+        over = self._over_limit(asked.user)
+        typed = question = asked.text
         if over is None:
             if not question:
-                await _deliver(_post(client, channel, thread_ts, reply.usage_message()))
+                await _deliver(say(reply.usage_message(), None))
                 return
             if is_too_long(question):
-                message = reply.too_long_message(len(question), MAX_QUESTION_CHARS)
-                await _deliver(_post(client, channel, thread_ts, message))
+                await _deliver(say(reply.too_long_message(len(question), MAX_QUESTION_CHARS), None))
                 return
-            if previous is not None:
-                question = combine(question, previous)
+            question = resolve(question, asked.last)
         else:
             question = question[:MAX_QUESTION_CHARS]  # logged as asked, as far as the bot would have read it
         query_id = uuid.uuid4().hex
         answer, record = self._search(
             query_id,
             question,
-            surface=surface,
+            surface=asked.surface,
             refused=self._refusal(over),
-            team=body.get("team_id"),
-            channel=channel,
-            user=event.get("user"),
-            thread_ts=thread_ts,  # where the answer went: None for a DM answered outside a thread
-            event_id=body.get("event_id"),
+            typed=typed[:MAX_QUESTION_CHARS] if typed != question else None,
+            team=asked.team,
+            channel=asked.channel,
+            user=asked.user,
+            thread_ts=asked.thread_ts,  # where the answer went: None for a DM answered outside a thread
+            event_id=asked.event_id,
         )
-        if not await self.log.claim(_unsent(record)):
-            logger.info("event %s was answered before the bot restarted: not answering it again", body["event_id"])
+        if not await self.log.claim(_unsent(record)):  # a slash command has no event id: never delivered twice
+            logger.info("event %s was answered before the bot restarted: not answering it again", asked.event_id)
             return
+        private = asked.surface == "command"
         if over is None:
-            error = await _deliver(_post(client, channel, thread_ts, self._render(answer, query_id), key=query_id))
-        elif over.tell:  # once a minute at most, and only to them: a flooder gets no flood of notes
-            note = self._slow_down(over).kwargs()
-            user = str(event.get("user"))
-            error = await _deliver(client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **note))
+            message = self._render(answer, query_id, ephemeral=private, typed=typed)
+            error = await _deliver(say(message, query_id))
+        elif over.tell or private:  # once a minute at most (a command's reply, always): no flood of notes
+            error = await _deliver(tell(self._slow_down(over)))
         else:
             error = None
         self._finish(record, error)
@@ -287,6 +307,7 @@ class Listeners:
         return answer, record
 
     def _render(self, answer: Answer | None, query_id: str, **options: Any) -> reply.Message:
+        """An answer's message; `typed` (in `options`), as typed, shows what was searched if it differs."""
         if answer is None:
             return reply.error_message("searching the knowledge base failed")
         titles = [a.title for a in self.engine.index.articles]
@@ -319,12 +340,15 @@ class Listeners:
         logger.log(logging.WARNING if record.error else logging.INFO, "question %s", outcome, extra=facts)
         self.log.finish(record.id, round(latency, 3), record.error)
 
-    async def _thread_question(self, channel: str, thread_ts: str) -> QueryRecord | None:
+    async def _last_turn(self, channel: str, thread_ts: str) -> Turn | None:
+        """The thread's last question and the answer it got, if the bot answered in it: the question as
+        logged (resolved), and its answer found again (the search is deterministic for one index)."""
         try:
-            return await self.log.thread_question(channel, thread_ts)
+            record = await self.log.thread_question(channel, thread_ts)
         except QueryLogError as exc:
             logger.warning("cannot tell whether thread %s is a follow-up: %s", thread_ts, exc)
             return None
+        return Turn.of(self._again(record, 0)) if record is not None else None
 
     # --- buttons ----------------------------------------------------------------------------
 

@@ -30,10 +30,12 @@ def hit_json(hit: Hit) -> dict[str, Any]:
     }
 
 
-def answer_json(answer: Answer) -> dict[str, Any]:
-    """The `ask --json` shape; `results` is empty when the bot abstains."""
+def answer_json(answer: Answer, typed: str | None = None) -> dict[str, Any]:
+    """The `ask --json` shape; `results` is empty when the bot abstains. With `typed` (`chat --json`),
+    `question` is as typed and `resolved` the question searched."""
+    question = {"question": answer.question} if typed is None else {"question": typed, "resolved": answer.question}
     return {
-        "question": answer.question,
+        **question,
         "results": [hit_json(h) for h in answer.hits],
         "searched_for": list(answer.terms),
         "took_ms": answer.took_ms,
@@ -52,10 +54,13 @@ def highlighted(hit: Hit) -> Text:
     return text
 
 
-def render_answer(answer: Answer, articles: Sequence[Article]) -> RenderableType:
+def render_answer(answer: Answer, articles: Sequence[Article], typed: str | None = None) -> RenderableType:
+    """An answer for the terminal; with `typed`, what was searched when it differs (`Answer.searched`)."""
+    searched = answer.searched(typed)
+    head = [Text(searched, style="dim")] if searched else []
     if answer.abstained:
-        return Group(*nothing_found(answer, articles))
-    parts: list[RenderableType] = []
+        return Group(*head, *nothing_found(answer, articles))
+    parts: list[RenderableType] = [*head]
     for i, hit in enumerate(answer.hits, answer.offset + 1):
         parts.append(Text(f"{i}. {citation(hit)}", style="bold cyan"))
         parts.append(highlighted(hit))

@@ -1,7 +1,12 @@
-"""Retrieval quality on a question set: hit@1, hit@3, pinpoint and abstention. Pure.
+"""Retrieval quality on a question set: hit@1, hit@3, pinpoint, abstention and follow-ups. Pure.
 
 Pinpoint: the share of answerable questions whose first result's answer sentence (`Hit.answer`)
-holds the expected phrase, which is copied from the one sentence that answers."""
+holds the expected phrase, which is copied from the one sentence that answers.
+
+Follow-ups: a set's `conversations:` are asked turn by turn through bot/conversation.py, as the
+terminal chat asks them. A follow-up (a turn after the first) is right at k when its expected phrase
+is in a top-k result from its source (the rule of hit@k); an acknowledgement (`expect: null`) is
+right when it gets no answer."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from typing import Any
 import yaml
 
 from bot.characters import fold
+from bot.conversation import Conversation
+from bot.models import Answer
 from bot.search import Index
 
 
@@ -36,8 +43,28 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """One follow-up turn of a conversation: what was typed, what was searched (None: not answered)."""
+
+    question: Question
+    resolved: str | None
+    rank: int | None  # as Outcome.rank
+
+    def right_at(self, k: int) -> bool:
+        if self.question.expect is None:
+            return self.resolved is None or self.rank is None
+        return self.rank is not None and self.rank <= k
+
+
+@dataclass(frozen=True)
 class Report:
     outcomes: tuple[Outcome, ...]
+    follow_ups: tuple[FollowUp, ...] = ()
+
+    def follow_ups_right(self, k: int) -> float:
+        """The share of follow-up turns right at k (see the module's docstring)."""
+        turns = self.follow_ups
+        return sum(1 for f in turns if f.right_at(k)) / len(turns) if turns else 0.0
 
     @property
     def on_topic(self) -> list[Outcome]:
@@ -68,6 +95,12 @@ class Report:
 
 def parse_questions(text: str) -> list[Question]:
     """Questions from YAML: `questions: [{q, expect, source}]`; ValueError saying, in one line, what is wrong."""
+    return parse_set(text)[0]
+
+
+def parse_set(text: str) -> tuple[list[Question], list[list[Question]]]:
+    """A question set's questions and its conversations (`conversations: [{turns: [{q, expect, source}]}]`,
+    optional); ValueError saying, in one line, what is wrong."""
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -75,11 +108,21 @@ def parse_questions(text: str) -> list[Question]:
     items = data.get("questions") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ValueError("a question set is YAML with a 'questions:' list of {q, expect, source}")
+    questions = _questions(items, "question")
+    conversations = data.get("conversations") or []
+    if not isinstance(conversations, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("turns"), list) for c in conversations
+    ):
+        raise ValueError("'conversations:' is a list of {turns: [{q, expect, source}]}")
+    return questions, [_questions(c["turns"], f"conversation {n}, turn") for n, c in enumerate(conversations, 1)]
+
+
+def _questions(items: list[Any], what: str) -> list[Question]:
     for number, item in enumerate(items, 1):
         if not isinstance(item, dict) or "q" not in item:
-            raise ValueError(f"question {number} has no 'q:'; each is {{q, expect, source}}")
+            raise ValueError(f"{what} {number} has no 'q:'; each is {{q, expect, source}}")
         if not all(isinstance(item.get(key), str | None) for key in ("expect", "source")):
-            raise ValueError(f"question {number}: 'expect:' and 'source:' are text, or left out")
+            raise ValueError(f"{what} {number}: 'expect:' and 'source:' are text, or left out")
     return [Question(str(i["q"]), i.get("expect"), i.get("source")) for i in items]
 
 
@@ -90,17 +133,15 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
-def evaluate(index: Index, questions: Sequence[Question], top: int = 3) -> Report:
+def evaluate(
+    index: Index, questions: Sequence[Question], top: int = 3, conversations: Sequence[Sequence[Question]] = ()
+) -> Report:
     outcomes = []
     for question in questions:
         answer = index.search(question.q, top=top)
-        rank, pinpointed = None, False
+        rank, pinpointed = _rank(question, answer), False
         if question.expect is not None:
             want = fold(question.expect)
-            for i, hit in enumerate(answer.hits, 1):
-                if want in fold(hit.excerpt) and hit.passage.article.source == question.source:
-                    rank = i
-                    break
             first = answer.hits[0] if answer.hits else None
             if first is not None and first.answer is not None and first.passage.article.source == question.source:
                 pinpointed = want in fold(first.excerpt[first.answer[0] : first.answer[1]])
@@ -113,4 +154,31 @@ def evaluate(index: Index, questions: Sequence[Question], top: int = 3) -> Repor
                 pinpointed,
             )
         )
-    return Report(tuple(outcomes))
+    return Report(tuple(outcomes), tuple(f for turns in conversations for f in _converse(index, turns, top)))
+
+
+def _converse(index: Index, turns: Sequence[Question], top: int) -> list[FollowUp]:
+    """A conversation's follow-ups, each resolved as the terminal chat resolves it."""
+    conversation = Conversation()
+    follow_ups = []
+    for number, turn in enumerate(turns):
+        resolved = conversation.ask(turn.q)
+        rank = None
+        if resolved is not None:
+            answer = index.search(resolved, top=top)
+            conversation.answered(answer)
+            rank = _rank(turn, answer) if turn.expect is not None else (1 if answer.hits else None)
+        if number:
+            follow_ups.append(FollowUp(turn, resolved, rank))
+    return follow_ups
+
+
+def _rank(question: Question, answer: Answer) -> int | None:
+    """The 1-based rank of the first result from the question's source holding its phrase; None if none."""
+    if question.expect is None:
+        return None
+    want = fold(question.expect)
+    for i, hit in enumerate(answer.hits, 1):
+        if want in fold(hit.excerpt) and hit.passage.article.source == question.source:
+            return i
+    return None

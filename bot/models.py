@@ -79,6 +79,13 @@ class Answer(Frozen):
     def abstained(self) -> bool:
         return not self.hits
 
+    def searched(self, typed: str | None) -> str | None:
+        """ "Searching for: ..." when the question searched is not what was `typed` (a follow-up read with
+        its conversation, a corrected spelling), worded the same in Slack and the terminal; else None."""
+        if typed is None or " ".join(typed.split()).casefold() == " ".join(self.question.split()).casefold():
+            return None
+        return f"Searching for: {self.question}"
+
 
 class LoadProblem(Frozen):
     """A file in the knowledge folder that was skipped or only partly understood."""
@@ -109,7 +116,7 @@ class QueryRecord(Frozen):
     channel: str | None = None
     user: str | None = None
     surface: Surface
-    question: str  # as searched (after Slack markup is removed and follow-ups combined)
+    question: str  # as searched (after Slack markup is removed and a follow-up read with its thread)
     thread_ts: str | None = None  # the thread the answer went to, for follow-ups
     event_id: str | None = None  # Slack's event id, for de-duplicating retried deliveries
     results: tuple[ResultRef, ...] = ()
@@ -119,6 +126,7 @@ class QueryRecord(Frozen):
     feedback: Vote | None = None
     error: str | None = None  # what went wrong, in words, if the answer failed
     unknown_words: tuple[str, ...] = ()  # the question's words no article contained (Answer.unknown)
+    typed: str | None = None  # the question as typed, when the one searched differs (a follow-up)
 
 
 class Stats(Frozen):

@@ -80,12 +80,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 3: the question's words that no article contained when it was asked, for the "gaps" report
         "ALTER TABLE queries ADD COLUMN unknown_words TEXT NOT NULL DEFAULT '[]'",  # a JSON list of strings
     ),
+    (  # 4: the question as typed, when `question` (as searched) differs: a follow-up read with its thread
+        "ALTER TABLE queries ADD COLUMN typed TEXT",
+    ),
 )
 
 # The columns that make a QueryRecord: all but feedback_time.
 COLUMNS = tuple(
     "id time team channel user surface question thread_ts event_id results abstained latency_ms index_version"
-    " feedback error unknown_words".split()
+    " feedback error unknown_words typed".split()
 )
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM queries"
 # DO NOTHING, not OR IGNORE: only a duplicate (a retried Slack delivery) is skipped; a row breaking any other

@@ -3,8 +3,8 @@
 Slack sends text with its own markup (`<@U123>`, `<#C1|general>`, `<https://x|label>`, `<!here>`)
 and with `&`, `<`, `>` escaped as entities; `question_text` turns that back into the words a person
 would read (emoji codes such as `:+1:` say nothing to search, and are dropped). `is_chatter` tells a
-"thanks!" or a "👍" from a question. `combine` joins an elliptical follow-up in a thread ("and in 2016-17?") to the
-thread's earlier question so that the search still knows what is being asked about.
+"thanks!" or a "👍" from a question. A follow-up is read with the question before it in
+bot/conversation.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from bot.characters import printable, visible
 from bot.text import STOP_WORDS
 
 MAX_QUESTION_CHARS = 2000
-MAX_FRAGMENT_WORDS = 3  # a follow-up with more content words than this is a question of its own
 
 _MARKUP = re.compile(r"<([^<>]*)>")
 _LEADING_MENTIONS = re.compile(r"^(?:\s*<@[^<>]*>)+")
@@ -23,26 +22,7 @@ _LEADING_MENTIONS = re.compile(r"^(?:\s*<@[^<>]*>)+")
 # the few without ("+1", "-1", "100"), so "1:2:3" and "10:30:00" stay as they are.
 _EMOJI_CODE = re.compile(r"(?<![\w:]):(?:[a-z0-9_+'-]*[a-z][a-z0-9_+'-]*|[+-]1|100):(?::skin-tone-[2-6]:)?")
 _LEADING_JUNK = re.compile(r"^[\s:,;.\-–—]+")  # left by "<@BOT>: question"
-# Words that open an elliptical follow-up, possibly several: "ok and what about ICSs?".
-_OPENER = re.compile(
-    r"^(?:\s*(?:and|or|but|also|so|then|ok|okay|now|(?:what|how)\s+about|what\s+of|as\s+for|"
-    r"same\s+(?:again\s+|question\s+|thing\s+)?(?:for|with|in|about))\b[\s,:;.\-–—]*)+",
-    re.IGNORECASE,
-)
-# A question word followed by a verb ("Who is", "What's", "How does") or a leading auxiliary opens
-# a question of its own; "how many in 2016-17?" and "which year?" are still fragments.
-_NEW_QUESTION = re.compile(
-    r"^(?:(?:who|what|when|where|which|why|how|whose)(?:'s|’s|\s+(?:is|are|was|were|do|does|did|has|have|had|"
-    r"can|could|should|would|will))|is|are|was|were|do|does|did|can|could|should|would|will|has|have)\b",
-    re.IGNORECASE,
-)
-# A pronoun pointing back at the earlier answer makes even a question-shaped follow-up elliptical.
-_BACK_REFERENCE = re.compile(r"\b(?:it|its|that|this|these|those|they|them|their|there)\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:['’./-][^\W_]+)*")
-# A year or financial year: 2016, 2016-17, 2016/17, 2016–2017, 16/17 (not £2016m, 2016% or 3/4).
-_YEAR = re.compile(
-    r"(?<![\w£$€.,/-])(?:(?:19|20)\d\d(?:\s?[-/–—]\s?(?:(?:19|20)\d\d|\d\d))?|\d\d[-/–]\d\d)(?![\w%£/-])"
-)
 
 
 def question_text(text: str, bot_user_id: str | None) -> str:
@@ -98,44 +78,6 @@ def admin_verb(text: str) -> str:
 def is_too_long(question: str) -> bool:
     """Whether a question is over `MAX_QUESTION_CHARS` (answer with reply.too_long_message)."""
     return len(question) > MAX_QUESTION_CHARS
-
-
-def combine(follow_up: str, previous: str) -> str:
-    """The question to search for a follow-up in a thread whose earlier question was `previous`.
-
-    The rule: after a leading opener ("and", "what about", "how about", "same for", "also"...) is
-    removed, a follow-up with at most MAX_FRAGMENT_WORDS content words (not stop words) is elliptical
-    unless it opens like a question of its own ("Who is...", "What are...", "Does...") without pointing
-    back with a pronoun ("How does that compare...?" is elliptical):
-    - if it names a year and `previous` mentions exactly one year, that year is swapped:
-      "How many CCGs overspent in 2017-18?" + "and in 2016-17?" -> "How many CCGs overspent in 2016-17?";
-    - its other words are added to `previous` if they are new: + "what about ICSs?" -> "... 2017-18? ICSs".
-    Anything else ("Who is Lorraine O'Reilly?") is returned as it is. The result is at most
-    MAX_QUESTION_CHARS long (the start of `previous` is kept)."""
-    rest = _OPENER.sub("", follow_up).strip()
-    content = [w for w in _WORD.findall(rest) if w.casefold() not in STOP_WORDS]
-    own_question = _NEW_QUESTION.match(rest) and not _BACK_REFERENCE.search(rest)
-    if not previous.strip() or len(content) > MAX_FRAGMENT_WORDS or own_question:
-        return follow_up
-    years = _YEAR.findall(rest)
-    if years and len(set(_YEAR.findall(previous))) == 1:
-        previous = _YEAR.sub(lambda _: " and ".join(years), previous)
-        rest = _YEAR.sub(" ", rest)
-    # Add the follow-up's words only if they say something `previous` does not.
-    known = {w.casefold() for w in _WORD.findall(previous)} | STOP_WORDS
-    if not any(w.casefold() not in known for w in _WORD.findall(rest)):
-        return previous[:MAX_QUESTION_CHARS]
-    words = rest.split()
-    while words and _says_nothing(words[-1]):  # such as the "in" of "in 2016-17" once the year has moved
-        words.pop()
-    rest = " ".join(words).strip(" ,;:-?!.")
-    room = MAX_QUESTION_CHARS - len(rest) - 1
-    return f"{previous[:room]} {rest}" if room > 0 else rest[:MAX_QUESTION_CHARS]
-
-
-def _says_nothing(word: str) -> bool:
-    bare = word.casefold().strip("?!.,;:")
-    return not bare or bare in STOP_WORDS
 
 
 def _words(markup: str, bot_user_id: str | None) -> str:

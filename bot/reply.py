@@ -93,16 +93,22 @@ def answer_message(
     shared_by: str | None = None,
     ephemeral: bool = False,
     feedback: Vote | None = None,
+    typed: str | None = None,
 ) -> Message:
     """The excerpts with citations and buttons, or, when the engine abstained, what was searched and what
     the knowledge base covers (`titles`). Each result leads with its answer, the sentence(s) of its
     passage that answer (`Hit.answer`), matched words in bold, then its citation; the passages
     themselves are behind "Show context" (`context_message`). 👍/👎 are offered on abstentions too: a
-    👎 there marks a gap in the knowledge base. Hits that do not fit Slack's limits move to "More results"."""
+    👎 there marks a gap in the knowledge base. Hits that do not fit Slack's limits move to "More results".
+    `typed`: the question as the asker typed it; when the question searched differs, a line above the
+    answer says what was searched (`Answer.searched`)."""
     if not _QUERY_ID.fullmatch(query_id):
         raise ValueError(f"query id must be 1-64 letters, digits, '-' or '_': {query_id[:80]!r}")
     blocks: list[dict[str, Any]] = []
     intro = _intro(answer, shared_by, ephemeral)
+    searched = answer.searched(typed)
+    if searched:
+        intro.append(_mrkdwn(_line(searched), 300))
     if intro:
         blocks.append(_context(intro))
     results = _results(answer, _answer, TEXT_BUDGET - _size(blocks) - 500, MAX_BLOCKS - len(blocks) - 2)

@@ -151,7 +151,7 @@ async def test_mention_inside_a_dm_delivered_as_mention_and_as_message_is_answer
     assert [(row.surface, row.question) for row in rows] == [("dm", QUESTION)]
 
 
-async def test_short_follow_up_in_the_thread_is_combined_with_the_question(bot: Bot) -> None:
+async def test_short_follow_up_in_the_thread_is_read_with_the_question(bot: Bot) -> None:
     first = await ask(bot, QUESTION)
     thread = first["event"]["ts"]
     await bot.posts(1)
@@ -163,9 +163,69 @@ async def test_short_follow_up_in_the_thread_is_combined_with_the_question(bot: 
     assert call.params["thread_ts"] == thread
     assert "57 CCGs in 2016-17" in reads(call.params)
     assert (row.surface, row.question) == ("thread", "How many CCGs overspent in 2016-17?")
+    assert row.typed == "and in 2016-17?"
 
 
-async def test_follow_up_that_mentions_the_bot_is_combined_too(bot: Bot) -> None:
+async def test_the_year_before_in_a_thread_answers_for_that_year_and_says_what_it_searched(bot: Bot) -> None:
+    first = await ask(bot, QUESTION)
+    thread = first["event"]["ts"]
+    await bot.posts(1)
+
+    await bot.event(thread_message_event("and the year before?", thread_ts=thread))
+
+    [first_answer, call] = await bot.posts(2)
+    [_, row] = await bot.rows()
+    assert "Searching for" not in reads(first_answer.params)  # the question searched is the one typed
+    assert reads(call.params).startswith("Searching for: How many CCGs overspent in 2016-17?")
+    assert call.params["blocks"][0]["type"] == "context"  # above the answer
+    assert "57 CCGs in 2016-17" in reads(call.params)
+    assert (row.question, row.typed) == ("How many CCGs overspent in 2016-17?", "and the year before?")
+
+
+async def test_what_did_he_say_in_a_thread_asks_about_the_person_the_answer_named(bot: Bot) -> None:
+    first = await ask(bot, "who is the head of the spending watchdog that reviewed CCGs?")
+    thread = first["event"]["ts"]
+    [answer] = await bot.posts(1)
+    assert "Amyas Morse" in reads(answer.params)
+
+    await bot.event(thread_message_event("what did he say?", thread_ts=thread))
+
+    [_, call] = await bot.posts(2)
+    assert reads(call.params).startswith("Searching for: what did Amyas Morse say?")
+    assert "We have seen almost three decades of change to NHS commissioning" in reads(call.params)
+
+
+async def test_a_complete_question_in_the_thread_is_answered_on_its_own(bot: Bot) -> None:
+    first = await ask(bot, QUESTION)
+    thread = first["event"]["ts"]
+    await bot.posts(1)
+
+    await bot.event(thread_message_event("and how many CCGs were rated inadequate?", thread_ts=thread))
+
+    [_, call] = await bot.posts(2)
+    [_, row] = await bot.rows()
+    assert "Searching for" not in reads(call.params)
+    assert "‘requires improvement’ or ‘inadequate’" in reads(call.params)
+    assert (row.question, row.typed) == ("and how many CCGs were rated inadequate?", None)
+
+
+async def test_chit_chat_in_the_thread_is_ignored_and_the_next_follow_up_still_reads_the_question(bot: Bot) -> None:
+    first = await ask(bot, QUESTION)
+    thread = first["event"]["ts"]
+    await bot.posts(1)
+
+    for text in ("thanks!", "ok", "👍"):
+        await bot.event(thread_message_event(text, thread_ts=thread))
+    await bot.event(thread_message_event("and the year before?", thread_ts=thread))
+
+    [_, call] = await bot.posts(2)
+    await bot.settle()
+    assert len(bot.slack.calls("chat.postMessage")) == 2
+    assert [row.question for row in await bot.rows()] == [QUESTION, "How many CCGs overspent in 2016-17?"]
+    assert "57 CCGs in 2016-17" in reads(call.params)
+
+
+async def test_follow_up_that_mentions_the_bot_is_read_with_the_thread_too(bot: Bot) -> None:
     first = await ask(bot, QUESTION)
     thread = first["event"]["ts"]
     await bot.posts(1)
@@ -177,6 +237,7 @@ async def test_follow_up_that_mentions_the_bot_is_combined_too(bot: Bot) -> None
     assert call.params["thread_ts"] == thread
     assert "57 CCGs in 2016-17" in reads(call.params)
     assert (row.surface, row.question) == ("mention", "How many CCGs overspent in 2016-17?")
+    assert "Searching for: How many CCGs overspent in 2016-17?" in reads(call.params)
 
 
 async def test_follow_up_naming_a_new_subject_keeps_the_thread_topic(bot: Bot) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,7 +114,7 @@ def test_chat_answers_and_pages_through_results() -> None:
     # 26 passages: ten pages of three always reach the end of the results
     questions = "What did the NAO say about CCGs and NHS England?\nmore\n"
     questions += "How many CCGs overspent in 2017-18?\n" + "more\n" * 10
-    result = run("chat", stdin=questions + "recipe for banana bread\nquit\n")
+    result = run("chat", stdin=questions + "\nrecipe for banana bread\nquit\n")  # a new conversation
     assert result.returncode == 0
     assert "? 4. " in result.stdout  # after the prompt, "more" went on from the first three
     assert "75 of 207 CCGs" in result.stdout
@@ -192,3 +193,42 @@ def test_serve_on_an_impossible_port_is_a_usage_error(port: str) -> None:
     result = run("serve", "--http", "--port", port)
     assert result.returncode == 2
     assert "error: argument --port: a port is a number from 0 to 65535" in result.stderr.splitlines()[-1]
+
+
+def test_chat_reads_a_follow_up_with_the_question_before_and_says_what_it_searched() -> None:
+    stdin = "How many CCGs overspent in 2017-18?\nthanks\nand the year before?\n\nand in 2015-16?\nquit\n"
+    result = run("chat", stdin=stdin)
+    assert result.returncode == 0
+    # one "Searching for" line: the follow-up's; the thanks gets no answer; after the empty line a new conversation
+    assert result.stdout.count("Searching for:") == 1
+    assert "Searching for: How many CCGs overspent in 2016-17?" in result.stdout
+    assert "57 CCGs in 2016-17" in result.stdout
+    assert "New conversation." in result.stdout
+    assert result.stdout.count("1. ") == 3  # three answers: the thanks got none
+
+
+def test_chat_json_reads_standard_input_as_one_conversation() -> None:
+    stdin = (
+        "How many CCGs overspent in 2017-18?\nand the year before?\nthanks\n"
+        "and how many CCGs were rated inadequate?\n\nand in 2016-17?\n"
+    )
+    result = run("chat", "--json", stdin=stdin)
+    assert result.returncode == 0
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(a["question"], a["resolved"]) for a in answers] == [
+        ("How many CCGs overspent in 2017-18?", "How many CCGs overspent in 2017-18?"),
+        ("and the year before?", "How many CCGs overspent in 2016-17?"),
+        ("thanks", None),
+        ("and how many CCGs were rated inadequate?", "and how many CCGs were rated inadequate?"),
+        ("and in 2016-17?", "and in 2016-17?"),  # an empty line started a new conversation
+    ]
+    assert "57 CCGs in 2016-17" in answers[1]["results"][0]["text"]
+    assert answers[2]["results"] == []
+    assert "‘inadequate’" in answers[3]["results"][0]["text"]
+    assert set(answers[0]) == {"question", "resolved", "results", "searched_for", "took_ms"}
+
+
+def test_evaluate_reports_the_follow_ups_of_the_tuning_set() -> None:
+    result = run("evaluate", "tests/questions.yaml")
+    assert result.returncode == 0
+    assert re.search(r"follow-ups right \d+/\d+ \(\d\.\d{3} in the top 3, \d\.\d{3} at rank 1\)", result.stdout)

@@ -1,4 +1,4 @@
-"""Slack message text -> the question searched, and follow-ups in a thread."""
+"""Slack message text -> the question searched."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.question import MAX_QUESTION_CHARS, combine, is_too_long, question_text
+from bot.question import MAX_QUESTION_CHARS, is_too_long, question_text
 from bot.search import Index
 
 BOT = "U0BOT1"
@@ -60,9 +60,8 @@ def test_huge_messages_are_handled_quickly() -> None:
     text = f"<@{BOT}> " + "<@U1> &amp; <https://x.org|y> \u200b\u00a0é <" * 3000  # ~100,000 characters
     started = time.perf_counter()
     question = question_text(text, BOT)
-    combined = combine(text, FLAGSHIP)
     assert time.perf_counter() - started < 1.0
-    assert is_too_long(question) and combined == text  # far too many words to be a follow-up
+    assert is_too_long(question)
 
 
 @given(st.text(), st.text(), st.text())
@@ -82,78 +81,3 @@ def test_output_is_clean_one_line_text(text: str) -> None:
 @given(st.text(alphabet="abcXYZ019?'’ \t\n"))
 def test_plain_text_keeps_its_words(text: str) -> None:
     assert question_text(text, BOT).split() == text.split()
-
-
-# --- follow-ups ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("follow_up", "combined"),
-    [
-        ("and in 2016-17?", "How many CCGs overspent in 2016-17?"),
-        ("same for 2015/16?", "How many CCGs overspent in 2015/16?"),
-        ("And how many in 2016-17?", "How many CCGs overspent in 2016-17?"),
-        ("2016-17?", "How many CCGs overspent in 2016-17?"),
-        ("what about ICSs?", f"{FLAGSHIP} ICSs"),
-        ("How about councils", f"{FLAGSHIP} councils"),
-        ("ok and what about NHS trusts in 2019/20?", "How many CCGs overspent in 2019/20? NHS trusts"),
-        ("and?", FLAGSHIP),
-        ("Who said that?", FLAGSHIP),
-        ("How does that compare with 2016-17?", "How many CCGs overspent in 2016-17? How does that compare"),
-        ("what about CCGs?", FLAGSHIP),
-        ("and in 16/17?", "How many CCGs overspent in 16/17?"),  # a financial year written short
-    ],
-)
-def test_elliptical_follow_ups_borrow_the_threads_question(follow_up: str, combined: str) -> None:
-    assert combine(follow_up, FLAGSHIP) == combined
-
-
-@pytest.mark.parametrize(
-    "follow_up",
-    [
-        "Who is Lorraine O'Reilly?",
-        "What is an ICS?",
-        "and what's the Reform devolution report called?",
-        "Does the NAO expect the number of CCGs to shrink?",
-        "CCG running cost allowance cut since 2013/14",
-        "what about the savings the Commissioning Support Programme made for councils?",
-    ],
-)
-def test_self_contained_follow_ups_are_asked_as_they_are(follow_up: str) -> None:
-    assert combine(follow_up, FLAGSHIP) == follow_up
-
-
-def test_years_are_appended_when_the_earlier_question_has_several() -> None:
-    previous = "How does the number of overspending CCGs compare with 2016/17 and 2015/16?"
-    assert combine("and 2014-15?", previous) == f"{previous} 2014-15"
-
-
-def test_no_earlier_question_means_the_follow_up_stands_alone() -> None:
-    assert combine("and in 2016-17?", "") == "and in 2016-17?"
-
-
-def test_combined_questions_stay_within_the_length_limit() -> None:
-    combined = combine("what about ICSs?", "CCGs " * 1000)
-    assert len(combined) <= MAX_QUESTION_CHARS and combined.endswith(" ICSs") and combined.startswith("CCGs")
-
-
-@pytest.mark.parametrize(
-    ("previous", "follow_up", "phrase"),
-    [
-        (FLAGSHIP, "and in 2016-17?", "57 CCGs in 2016-17"),
-        (FLAGSHIP, "same for 2015/16?", "56 CCGs in 2015-16"),
-        (
-            "Would handing clinical commissioning group budgets to councils make integration worse?",
-            "what about the survey?",
-            "42 per cent of respondents said",
-        ),
-    ],
-)
-def test_combined_follow_ups_find_the_right_passage(index: Index, previous: str, follow_up: str, phrase: str) -> None:
-    assert phrase in index.search(combine(follow_up, previous)).hits[0].excerpt
-
-
-def test_a_follow_up_alone_can_find_nothing_that_the_combined_question_answers(index: Index) -> None:
-    previous = "Would handing clinical commissioning group budgets to councils make integration worse?"
-    assert index.search("what about the survey?").abstained
-    assert not index.search(combine("what about the survey?", previous)).abstained
