@@ -1,11 +1,13 @@
 """Answer quality on the tuning set, as team members ask questions.
 
-tests/questions.yaml is the set the engine is tuned on: 116 on-topic and 27 off-topic questions,
+tests/questions.yaml is the set the engine is tuned on: 146 on-topic and 27 off-topic questions,
 of which 40 and 12 were once a held-out set (tests/questions_holdout.yaml). That set was used to
 choose BM25's parameters and a synonym, so it was folded in here (issue 14). Measured when folded:
 hit@1 0.845, hit@3 0.948, 6 of 27 off-topic questions answered (all six from the former held-out
 set: office questions in the articles' words, "NHS pension contribution rates for a band 7").
-The floors below are those figures: they stop regressions, and rise as issue 14's work lands.
+Then 30 paraphrased questions were added (issue 14, item 6: "go over budget", "walk", "audit
+office"), before anything was tuned on them: hit@1 0.774, hit@3 0.884, pinpoint 0.664.
+The floors below are the latest figures: they stop regressions, and rise as issue 14's work lands.
 
 tests/questions_blind.yaml is the held-out set: written by someone who read only the articles,
 never used to choose anything, and not tested here (a floor on it would be a choice made on it).
@@ -27,9 +29,9 @@ from bot.search import Index
 from tests.conftest import KNOWLEDGE
 
 QUESTIONS = parse_questions((Path(__file__).parent / "questions.yaml").read_text(encoding="utf-8"))
-HIT_AT_1_FLOOR = 98 / 116  # 0.845
-HIT_AT_3_FLOOR = 110 / 116  # 0.948
-PINPOINT_FLOOR = 85 / 116  # 0.733: the first result's answer sentence holds the expected phrase
+HIT_AT_1_FLOOR = 113 / 146  # 0.774
+HIT_AT_3_FLOOR = 129 / 146  # 0.884
+PINPOINT_FLOOR = 97 / 146  # 0.664: the first result's answer sentence holds the expected phrase
 OFF_TOPIC_ANSWERED_CEILING = 6
 
 
