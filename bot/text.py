@@ -4,6 +4,8 @@
   one, so term offsets point into the original text for highlighting); NFKC per token.
 - Figures stay whole: `2017-18` = `2017/18` = `2017-2018` = `17/18`, `£213m` = `£213 million` = `213m`,
   `36%` = `36 per cent`, `5.7`, `1,000` = `1000`; number words count (`Thirty-six per cent`).
+  An amount of millions or billions to two decimals also gives its one-decimal rounding
+  (`£1.21 billion` also gives `1.2bn`), as articles and questions round differently.
 - Words are case-folded, English stop words dropped, Snowball-stemmed (PyStemmer), with a few
   irregular verbs the stemmer misses (`overspent` = `overspend`).
 - Acronyms are kept unstemmed and singular (`ICSs` = `ICS`), and those the corpus defines, as in
@@ -21,6 +23,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import chain, compress, repeat
 from operator import not_
 from typing import NamedTuple, cast
@@ -69,6 +72,9 @@ _ACRONYM_SHAPE = re.compile(r"^[A-Z][A-Z&]{1,5}s?$")
 _YEAR_RANGE = re.compile(r"^(\d{4})[-/](\d{2}|\d{4})$")
 # A financial year written short, "17/18" or "17-18": two consecutive two-digit years.
 _SHORT_YEAR_RANGE = re.compile(r"^(\d{2})[-/](\d{2})$")
+# An amount of millions or billions with two or more decimals: "1.21bn", "2.345m".
+_PRECISE_AMOUNT = re.compile(r"^(\d+)\.(\d{2,})(m|bn|tn)$")
+_TENTH = Decimal("0.1")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _CACHE_WORDS = 200_000  # words whose terms an analyzer remembers (about 30 MB)
 _DIGITS = re.compile(r"\d+(?:\.\d+)?(?:[-/]\d+)?")
@@ -370,7 +376,8 @@ def _figure_terms(tokens: Sequence[str], i: int) -> tuple[tuple[str, ...], int] 
             return (value, PERCENT), used
         if _YEAR.match(value):
             return (value, YEAR), used
-        return (value,), used
+        rounded = _rounded(value)
+        return ((value, rounded) if rounded else (value,)), used
     if token == PERCENT:
         return (PERCENT,), 1
     number, used = _number_words(tokens, i)
@@ -378,6 +385,16 @@ def _figure_terms(tokens: Sequence[str], i: int) -> tuple[tuple[str, ...], int] 
         return None
     value, scale_used = _figure([number, *tokens[i + used : i + used + 2]], 0)
     return ((value, PERCENT) if value.endswith(PERCENT) else (value,)), used + scale_used - 1
+
+
+def _rounded(value: str) -> str | None:
+    """An amount of millions or billions given to two or more decimals, to one: articles and
+    questions round differently ("£1.21 billion" is asked about as "1.2bn"). None otherwise."""
+    match = _PRECISE_AMOUNT.match(value)
+    if match is None:
+        return None
+    whole, decimals, scale = match.groups()
+    return f"{Decimal(f'{whole}.{decimals}').quantize(_TENTH, ROUND_HALF_UP)}{scale}"
 
 
 def _figure(tokens: Sequence[str], i: int) -> tuple[str, int]:
