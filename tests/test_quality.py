@@ -6,7 +6,9 @@ choose BM25's parameters and a synonym, so it was folded in here (issue 14). Mea
 hit@1 0.845, hit@3 0.948, 6 of 27 off-topic questions answered (all six from the former held-out
 set: office questions in the articles' words, "NHS pension contribution rates for a band 7").
 Then 30 paraphrased questions were added (issue 14, item 6: "go over budget", "walk", "audit
-office"), before anything was tuned on them: hit@1 0.774, hit@3 0.884, pinpoint 0.664.
+office"), before anything was tuned on them: hit@1 0.774, hit@3 0.884, pinpoint 0.664. After the
+figure roundings and the everyday-words thesaurus in knowledge/synonyms.txt (issue 14, items 5
+and 6): hit@1 0.849, hit@3 0.966, pinpoint 0.719, still 6 of 27 off-topic questions answered.
 The floors below are the latest figures: they stop regressions, and rise as issue 14's work lands.
 
 tests/questions_blind.yaml is the held-out set: written by someone who read only the articles,
@@ -29,9 +31,9 @@ from bot.search import Index
 from tests.conftest import KNOWLEDGE
 
 QUESTIONS = parse_questions((Path(__file__).parent / "questions.yaml").read_text(encoding="utf-8"))
-HIT_AT_1_FLOOR = 113 / 146  # 0.774
-HIT_AT_3_FLOOR = 129 / 146  # 0.884
-PINPOINT_FLOOR = 97 / 146  # 0.664: the first result's answer sentence holds the expected phrase
+HIT_AT_1_FLOOR = 124 / 146  # 0.849
+HIT_AT_3_FLOOR = 141 / 146  # 0.966
+PINPOINT_FLOOR = 105 / 146  # 0.719: the first result's answer sentence holds the expected phrase
 OFF_TOPIC_ANSWERED_CEILING = 6
 
 

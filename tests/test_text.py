@@ -163,6 +163,36 @@ def test_synonyms_expand_a_question() -> None:
     assert synonyms.expand(PLAIN.terms("hospital beds")) == PLAIN.terms("hospital beds")
 
 
+def test_one_way_synonyms_lead_everyday_words_to_the_articles_words() -> None:
+    """'in the red' also searches for overspend; a question saying overspend is left alone."""
+    synonyms, warnings = Synonyms.parse("busted budget, in the red => overspend\nred =>\n", PLAIN)
+    assert synonyms.expand(PLAIN.terms("CCGs in the red")) == ["ccg", "red", "overspend"]
+    assert synonyms.expand(PLAIN.terms("they busted their budgets")) == ["bust", "budget", "overspend"]
+    assert synonyms.expand(PLAIN.terms("CCGs overspent")) == ["ccg", "overspend"]
+    assert [w[:7] for w in warnings] == ["line 2:"]  # nothing to lead to
+
+
+# Questions in everyday words, and a phrase of the passage that says it in the article's words:
+# knowledge/synonyms.txt must lead one to the other.
+PARAPHRASES = {
+    "in the red": ("how far in the red were CCGs altogether?", "CCGs had been overspending"),
+    "deficit": ("CCGs in deficit", "CCGs had been overspending"),
+    "audit office boss": ("who is the boss of the audit office?", "The head of the spending watchdog, Amyas Morse"),
+    "churn": ("how much churn among directors?", "The turnover rate of professionals"),
+    "wound up": ("is the CSP being wound up?", "ceases next month"),
+}
+
+
+@pytest.mark.parametrize(("question", "phrase"), PARAPHRASES.values(), ids=PARAPHRASES.keys())
+def test_a_paraphrase_finds_the_passage_in_the_articles_words(index: Index, question: str, phrase: str) -> None:
+    assert phrase in index.search(question).hits[0].excerpt
+
+
+def test_questions_in_the_articles_words_are_not_expanded_with_slang(index: Index) -> None:
+    """One-way groups: 'CCGs' is not also searched as 'clinical groups', 'NAO' not as 'watchdog'."""
+    assert index.analyze("How many CCGs did the NAO rate?").terms == ("ccg", "nao", "rate")
+
+
 def test_contains_phrase_needs_consecutive_terms() -> None:
     """A multi-word synonym applies only when its words occur together and in order."""
     terms = ["local", "author", "budget"]
