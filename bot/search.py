@@ -31,7 +31,7 @@ from bot.corpus import Corpus
 from bot.models import Answer, Article, Hit, LoadProblem
 from bot.passages import MAX_CHARS, excerpt
 from bot.pinpoint import Kind, answer_span, question_kind
-from bot.text import CONCEPTS, PERCENT, YEAR, Analyzer, Synonyms, Term, acronyms_in, contains_phrase
+from bot.text import CONCEPTS, PERCENT, YEAR, Analyzer, Synonyms, Term, acronyms_in
 
 DEFAULT_MIN_RELEVANCE = 0.22  # off-topic questions peak at 0.19, correct answers start at 0.245
 CANDIDATES = 30  # BM25's best passages examined for relevance
@@ -148,10 +148,7 @@ class Index:
                 consumed.update([s.text, *form])
         terms = [s.text for s in spans if not s.long_form]
         specific = {s.text for s in spans if self._specific(s.text, question[s.start : s.end])}
-        for group in self.synonyms.groups:
-            found = [m for m in group if contains_phrase(terms, m)]
-            if not found:
-                continue
+        for group, found in self.synonyms.found(terms):
             weight = max(self._weight(t) for m in found for t in m)
             ideas.append(Idea(tuple(group), weight, any(t in specific for m in found for t in m), self._topical(group)))
             consumed.update(t for m in found for t in m)

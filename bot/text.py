@@ -5,12 +5,15 @@
   for highlighting); NFKC per token.
 - Figures stay whole: `2017-18` = `2017/18` = `2017-2018` = `17/18`, `£213m` = `£213 million` = `213m`,
   `36%` = `36 per cent`, `5.7`, `1,000` = `1000`; number words count (`Thirty-six per cent`).
+  An amount of millions or billions to two decimals also gives its one-decimal rounding
+  (`£1.21 billion` also gives `1.2bn`), as articles and questions round differently.
 - Words are case-folded, English stop words dropped, Snowball-stemmed (PyStemmer), with a few
   irregular verbs the stemmer misses (`overspent` = `overspend`).
 - Acronyms are kept unstemmed and singular (`ICSs` = `ICS`), and those the corpus defines, as in
   "Integrated Care Systems (ICSs)", also match their long form: where the long form occurs,
   the acronym's term is added.
-- Synonyms from an editable file are applied to questions only (`Synonyms.expand`).
+- Synonyms from an editable file are applied to questions only (`Synonyms.expand`), both ways
+  ('councils = local authorities') or one way ('in the red => overspend').
 - Two concepts stand for the kind of figure a question asks for: every percentage also gives
   the term `%` (as do "percentage" and "proportion"), and every year also gives `#year`.
 """
@@ -19,9 +22,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import chain, compress, repeat
 from operator import not_
 from typing import NamedTuple, cast
@@ -49,6 +53,9 @@ _ACRONYM_SHAPE = re.compile(r"^[A-Z][A-Z&]{1,5}s?$")
 _YEAR_RANGE = re.compile(r"^(\d{4})[-/](\d{2}|\d{4})$")
 # A financial year written short, "17/18" or "17-18": two consecutive two-digit years.
 _SHORT_YEAR_RANGE = re.compile(r"^(\d{2})[-/](\d{2})$")
+# An amount of millions or billions with two or more decimals: "1.21bn", "2.345m".
+_PRECISE_AMOUNT = re.compile(r"^(\d+)\.(\d{2,})(m|bn|tn)$")
+_TENTH = Decimal("0.1")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _CACHE_WORDS = 200_000  # words whose terms an analyzer remembers (about 30 MB)
 _DIGITS = re.compile(r"\d+(?:\.\d+)?(?:[-/]\d+)?")
@@ -350,7 +357,8 @@ def _figure_terms(tokens: Sequence[str], i: int) -> tuple[tuple[str, ...], int] 
             return (value, PERCENT), used
         if _YEAR.match(value):
             return (value, YEAR), used
-        return (value,), used
+        rounded = _rounded(value)
+        return ((value, rounded) if rounded else (value,)), used
     if token == PERCENT:
         return (PERCENT,), 1
     number, used = _number_words(tokens, i)
@@ -358,6 +366,16 @@ def _figure_terms(tokens: Sequence[str], i: int) -> tuple[tuple[str, ...], int] 
         return None
     value, scale_used = _figure([number, *tokens[i + used : i + used + 2]], 0)
     return ((value, PERCENT) if value.endswith(PERCENT) else (value,)), used + scale_used - 1
+
+
+def _rounded(value: str) -> str | None:
+    """An amount of millions or billions given to two or more decimals, to one: articles and
+    questions round differently ("£1.21 billion" is asked about as "1.2bn"). None otherwise."""
+    match = _PRECISE_AMOUNT.match(value)
+    if match is None:
+        return None
+    whole, decimals, scale = match.groups()
+    return f"{Decimal(f'{whole}.{decimals}').quantize(_TENTH, ROUND_HALF_UP)}{scale}"
 
 
 def _figure(tokens: Sequence[str], i: int) -> tuple[str, int]:
@@ -474,43 +492,73 @@ def _long_form(words: Sequence[str], letters: str) -> list[str] | None:
     return list(words[j:]) if i == 0 else None
 
 
+Members = tuple[tuple[str, ...], ...]  # words or phrases, each as analyzed terms
+
+
 @dataclass(frozen=True)
 class Synonyms:
-    """Groups of equivalent words or phrases, applied to questions (`expand`)."""
+    """Groups of equivalent words or phrases, applied to questions (`expand`).
 
-    groups: tuple[tuple[tuple[str, ...], ...], ...] = ()  # each member as analyzed terms
+    A line 'a = b' joins its members both ways. A line 'busted budget, in the red => overspend'
+    is one way: a question with a word or phrase on the left also searches for those on the
+    right, not the reverse, so everyday words reach the articles' words without every question
+    in the articles' words also searching for slang (three more terms that dilute the ranking)."""
+
+    groups: tuple[Members, ...] = ()  # all the members of each group
+    # For each group, the members that call it up: all of them, or a one-way line's left side;
+    # and those it adds to a question: all of them, or a one-way line's right side.
+    triggers: tuple[Members, ...] = ()
+    targets: tuple[Members, ...] = ()
 
     @classmethod
     def parse(cls, text: str, analyzer: Analyzer) -> tuple[Synonyms, list[str]]:
-        """Read 'councils = local authorities' lines ('=' or ',' between members, '#' comments).
-        Returns the synonyms and a warning per line that could not be used."""
-        groups, warnings = [], []
+        """Read 'councils = local authorities' lines ('=' or ',' between members, '=>' for one
+        way, '#' comments). Returns the synonyms and a warning per line that could not be used."""
+        groups, triggers, targets, warnings = [], [], [], []
         for number, line in enumerate(text.splitlines(), 1):
             line = line.split("#", 1)[0].strip()
             if not line:
                 continue
-            members = [m.strip() for m in re.split(r"[=,]", line) if m.strip()]
-            analyzed = [tuple(analyzer.terms(m)) for m in members]
-            usable = tuple(dict.fromkeys(a for a in analyzed if a))
-            if len(usable) < 2:
+            left, arrow, right = line.partition("=>")
+            sides = [_members(side, analyzer) for side in (left, right)]
+            usable = tuple(dict.fromkeys(sides[0] + sides[1]))
+            if len(usable) < 2 or (arrow and not (sides[0] and sides[1])):
                 warnings.append(
                     f"line {number}: needs two or more words or phrases to join, like 'councils = local authorities'"
+                    " or 'town halls => councils'"
                 )
                 continue
             groups.append(usable)
-        return cls(tuple(groups)), warnings
+            triggers.append(tuple(dict.fromkeys(sides[0])) if arrow else usable)
+            targets.append(tuple(dict.fromkeys(sides[1])) if arrow else usable)
+        return cls(tuple(groups), tuple(triggers), tuple(targets)), warnings
+
+    def found(self, terms: Sequence[str]) -> list[tuple[Members, list[tuple[str, ...]]]]:
+        """The groups that `terms` call up, each with the members of it found in them."""
+        return [(group, present) for group, present, _ in self._called(terms)]
 
     def expand(self, terms: Sequence[str]) -> list[str]:
         """`terms` plus the terms of every synonym of a word or phrase found in them."""
         present = set(terms)
         extra: list[str] = []
-        for group in self.groups:
-            if not any(contains_phrase(terms, member) for member in group):
-                continue
-            for member in group:
+        for _, _, targets in self._called(terms):
+            for member in targets:
                 extra.extend(t for t in member if t not in present)
                 present.update(member)
         return [*terms, *extra]
+
+    def _called(self, terms: Sequence[str]) -> Iterator[tuple[Members, list[tuple[str, ...]], Members]]:
+        """Each group `terms` call up: the group, its members found in them, the members it adds."""
+        for group, triggers, targets in zip(self.groups, self.triggers, self.targets, strict=True):
+            present = [member for member in triggers if contains_phrase(terms, member)]
+            if present:
+                yield group, present, targets
+
+
+def _members(side: str, analyzer: Analyzer) -> list[tuple[str, ...]]:
+    """The analyzed words or phrases of one side of a synonyms line, those that have terms."""
+    analyzed = [tuple(analyzer.terms(m)) for m in re.split(r"[=,]", side) if m.strip()]
+    return [a for a in analyzed if a]
 
 
 def contains_phrase(terms: Sequence[str], phrase: Sequence[str]) -> bool:

@@ -1,11 +1,15 @@
 """Answer quality on the tuning set, as team members ask questions.
 
-tests/questions.yaml is the set the engine is tuned on: 116 on-topic and 27 off-topic questions,
+tests/questions.yaml is the set the engine is tuned on: 146 on-topic and 27 off-topic questions,
 of which 40 and 12 were once a held-out set (tests/questions_holdout.yaml). That set was used to
 choose BM25's parameters and a synonym, so it was folded in here (issue 14). Measured when folded:
 hit@1 0.845, hit@3 0.948, 6 of 27 off-topic questions answered (all six from the former held-out
 set: office questions in the articles' words, "NHS pension contribution rates for a band 7").
-The floors below are those figures: they stop regressions, and rise as issue 14's work lands.
+Then 30 paraphrased questions were added (issue 14, item 6: "go over budget", "walk", "audit
+office"), before anything was tuned on them: hit@1 0.774, hit@3 0.884, pinpoint 0.664. After the
+figure roundings and the everyday-words thesaurus in knowledge/synonyms.txt (issue 14, items 5
+and 6): hit@1 0.849, hit@3 0.966, pinpoint 0.719, still 6 of 27 off-topic questions answered.
+The floors below are the latest figures: they stop regressions, and rise as issue 14's work lands.
 
 Its `conversations:` (19 of them, 26 follow-up turns) were written for bot/conversation.py: when
 added, 26 of 26 follow-ups were right in the top 3 and 24 at rank 1 (before it, the terminal chat
@@ -32,9 +36,9 @@ from bot.search import Index
 from tests.conftest import KNOWLEDGE
 
 QUESTIONS, CONVERSATIONS = parse_set((Path(__file__).parent / "questions.yaml").read_text(encoding="utf-8"))
-HIT_AT_1_FLOOR = 98 / 116  # 0.845
-HIT_AT_3_FLOOR = 110 / 116  # 0.948
-PINPOINT_FLOOR = 85 / 116  # 0.733: the first result's answer sentence holds the expected phrase
+HIT_AT_1_FLOOR = 124 / 146  # 0.849
+HIT_AT_3_FLOOR = 141 / 146  # 0.966
+PINPOINT_FLOOR = 105 / 146  # 0.719: the first result's answer sentence holds the expected phrase
 OFF_TOPIC_ANSWERED_CEILING = 6
 FOLLOW_UPS_FLOOR = 25 / 26  # 0.962: a follow-up's phrase in a top-3 result, read with its conversation
 FOLLOW_UPS_AT_1_FLOOR = 23 / 26  # 0.885: ... in the first result

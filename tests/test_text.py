@@ -6,6 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from bot.search import Index
 from bot.text import (
     _LOOK_BACK,
     _WORDS_BEFORE,
@@ -162,6 +163,36 @@ def test_synonyms_expand_a_question() -> None:
     assert synonyms.expand(PLAIN.terms("hospital beds")) == PLAIN.terms("hospital beds")
 
 
+def test_one_way_synonyms_lead_everyday_words_to_the_articles_words() -> None:
+    """'in the red' also searches for overspend; a question saying overspend is left alone."""
+    synonyms, warnings = Synonyms.parse("busted budget, in the red => overspend\nred =>\n", PLAIN)
+    assert synonyms.expand(PLAIN.terms("CCGs in the red")) == ["ccg", "red", "overspend"]
+    assert synonyms.expand(PLAIN.terms("they busted their budgets")) == ["bust", "budget", "overspend"]
+    assert synonyms.expand(PLAIN.terms("CCGs overspent")) == ["ccg", "overspend"]
+    assert [w[:7] for w in warnings] == ["line 2:"]  # nothing to lead to
+
+
+# Questions in everyday words, and a phrase of the passage that says it in the article's words:
+# knowledge/synonyms.txt must lead one to the other.
+PARAPHRASES = {
+    "in the red": ("how far in the red were CCGs altogether?", "CCGs had been overspending"),
+    "deficit": ("CCGs in deficit", "CCGs had been overspending"),
+    "audit office boss": ("who is the boss of the audit office?", "The head of the spending watchdog, Amyas Morse"),
+    "churn": ("how much churn among directors?", "The turnover rate of professionals"),
+    "wound up": ("is the CSP being wound up?", "ceases next month"),
+}
+
+
+@pytest.mark.parametrize(("question", "phrase"), PARAPHRASES.values(), ids=PARAPHRASES.keys())
+def test_a_paraphrase_finds_the_passage_in_the_articles_words(index: Index, question: str, phrase: str) -> None:
+    assert phrase in index.search(question).hits[0].excerpt
+
+
+def test_questions_in_the_articles_words_are_not_expanded_with_slang(index: Index) -> None:
+    """One-way groups: 'CCGs' is not also searched as 'clinical groups', 'NAO' not as 'watchdog'."""
+    assert index.analyze("How many CCGs did the NAO rate?").terms == ("ccg", "nao", "rate")
+
+
 def test_contains_phrase_needs_consecutive_terms() -> None:
     """A multi-word synonym applies only when its words occur together and in order."""
     terms = ["local", "author", "budget"]
@@ -255,3 +286,32 @@ def test_long_forms_are_searched_for_only_where_they_can_start(text: str) -> Non
     everywhere = _WORDS_BEFORE.search(text, max(0, bracket - _LOOK_BACK), bracket)
     narrowed = _WORDS_BEFORE.search(text, _words_can_start(text, bracket), bracket)
     assert (narrowed and narrowed.span()) == (everywhere and everywhere.span())
+
+
+# Figures as a question writes them, and a phrase of the passage that writes them otherwise.
+FIGURES_WRITTEN_OTHERWISE = {
+    "17/18 for 2017-18": ("How many CCGs overspent in 17/18?", "In 2017-18, 75 of 207 CCGs"),
+    "2017/18 for 2017-18": ("How many CCGs overspent in 2017/18?", "In 2017-18, 75 of 207 CCGs"),
+    "2017–2018 for 2017-18": ("CCGs rated outstanding or good in 2017\u20132018", "in 2017-18"),
+    "£213 million for £213m": ("a total overspend of £213 million", "£213m across all CCGs"),
+    "£1.5 billion for £1.5bn": ("Jobcentre Plus worth £1.5 billion", "worth £1.5bn"),
+    "£5.7bn for £5.7 billion": ("ICSs must save £5.7bn", "£5.7 billion"),
+    "1.2bn for £1.21 billion": ("what is the 1.2bn figure about?", "£1.21 billion currently"),
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"), FIGURES_WRITTEN_OTHERWISE.values(), ids=FIGURES_WRITTEN_OTHERWISE.keys()
+)
+def test_a_figure_finds_the_passage_that_writes_it_otherwise(index: Index, question: str, phrase: str) -> None:
+    """A question's figure meets the article's however each writes the year or the amount."""
+    assert phrase in index.search(question).hits[0].excerpt
+
+
+def test_precise_amounts_also_give_their_rounding() -> None:
+    """'£1.21 billion' is asked about as '1.2bn'; a question's own rounding stays one term."""
+    assert words("£1.21 billion") == ["1.21bn", "1.2bn"]
+    assert words("£1.25m") == ["1.25m", "1.3m"]  # half up, as people round money
+    assert words("1.2bn") == words("£1.2 billion") == ["1.2bn"]
+    assert words("£5.7 billion") == ["5.7bn"]
+    assert words("1.21") == ["1.21"]  # a plain number is no amount of money
