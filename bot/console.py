@@ -27,6 +27,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "answer_span": list(hit.answer) if hit.answer else None,
         "score": round(hit.score, 6),
         "relevance": hit.relevance,
+        "strength": hit.strength,
     }
 
 
@@ -35,6 +36,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "question": answer.question,
         "results": [hit_json(h) for h in answer.hits],
+        "searched": answer.searched or answer.question,
         "searched_for": list(answer.terms),
         "took_ms": answer.took_ms,
     }
@@ -53,11 +55,12 @@ def highlighted(hit: Hit) -> Text:
 
 
 def render_answer(answer: Answer, articles: Sequence[Article]) -> RenderableType:
+    searching = answer.searching_for()
+    parts: list[RenderableType] = [Text(searching, style="dim")] if searching else []
     if answer.abstained:
-        return Group(*nothing_found(answer, articles))
-    parts: list[RenderableType] = []
+        return Group(*parts, *nothing_found(answer, articles))
     for i, hit in enumerate(answer.hits, answer.offset + 1):
-        parts.append(Text(f"{i}. {citation(hit)}", style="bold cyan"))
+        parts.append(Text(f"{i}. {citation(hit)} · {hit.strength_note()}", style="bold cyan"))
         parts.append(highlighted(hit))
         parts.append(Text(""))
     if answer.more:
@@ -68,7 +71,7 @@ def render_answer(answer: Answer, articles: Sequence[Article]) -> RenderableType
 def nothing_found(answer: Answer, articles: Sequence[Article]) -> list[Text]:
     searched = ", ".join(answer.terms) if answer.terms else "(no searchable words)"
     lines = [
-        Text("Nothing in the knowledge base answers that.", style="bold"),
+        Text(answer.not_mentioned() or "Nothing in the knowledge base answers that.", style="bold"),
         Text(f"Searched for: {searched}"),
         Text(f"The knowledge base has {len(articles)} article{'s' if len(articles) != 1 else ''}:"),
     ]

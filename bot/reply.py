@@ -148,6 +148,9 @@ def _intro(answer: Answer, shared_by: str | None, ephemeral: bool) -> list[str]:
     if (shared_by is not None or ephemeral) and answer.question:
         # The asker's /ask text is not in the channel, so say what was asked.
         parts.append(f"*Question:* {_mrkdwn(_line(answer.question), 300)}")
+    searching = answer.searching_for()
+    if searching:
+        parts.append(_mrkdwn(_line(searching), 300))
     if answer.offset and answer.hits:
         parts.append(f"More results, from result {answer.offset + 1}")
     return parts
@@ -204,12 +207,14 @@ def _citation(hit: Hit) -> str:
         title = f"<{escape(url)}|{title}>"  # built whole after cutting the title: a link is never cut
     parts = [title, escape(format_date(article.published) or ""), _mrkdwn(_line(article.publisher or ""), 100)]
     parts.append(f"{_mrkdwn(_line(article.source), 150)}, passage {hit.passage.number}")
+    parts.append(hit.strength_note())
     return " · ".join(p for p in parts if p)
 
 
 def _nothing_found(answer: Answer, titles: Sequence[str]) -> list[dict[str, Any]]:
     searched = ", ".join(answer.terms) if answer.terms else "(no searchable words)"
-    blocks = [_section(f"*Nothing in the knowledge base answers that.*\nSearched for: {_mrkdwn(searched, 500)}")]
+    heading = _mrkdwn(answer.not_mentioned() or "Nothing in the knowledge base answers that.", 500)
+    blocks = [_section(f"*{heading}*\nSearched for: {_mrkdwn(searched, 500)}")]
     if titles:
         lines = [f"The knowledge base has {count(len(titles), 'article')}:"]
         lines += [f"• {_mrkdwn(_line(t), 150)}" for t in titles[:MAX_LISTED]]
@@ -237,7 +242,8 @@ def _actions(query_id: str, offset: int, next_offset: int | None, share: bool, c
 
 def _answer_text(answer: Answer, shown: int) -> str:
     if answer.abstained:
-        return f"Nothing in the knowledge base answers that. Searched for: {', '.join(answer.terms) or '(nothing)'}"
+        heading = answer.not_mentioned() or "Nothing in the knowledge base answers that."
+        return f"{heading} Searched for: {', '.join(answer.terms) or '(nothing)'}"
     lines = [f"{count(shown, 'answer')} from the knowledge base:"]
     for rank, hit in enumerate(answer.hits[:shown], answer.offset + 1):
         start, end = _answer_span(hit)

@@ -27,10 +27,12 @@ from bot.search import Index
 from tests.conftest import KNOWLEDGE
 
 QUESTIONS = parse_questions((Path(__file__).parent / "questions.yaml").read_text(encoding="utf-8"))
-HIT_AT_1_FLOOR = 98 / 116  # 0.845
-HIT_AT_3_FLOOR = 110 / 116  # 0.948
-PINPOINT_FLOOR = 85 / 116  # 0.733: the first result's answer sentence holds the expected phrase
-OFF_TOPIC_ANSWERED_CEILING = 6
+# Measured on this set after issue 14 item 3 (abstention, spelling), 122 on-topic, 53 off-topic:
+HIT_AT_1_FLOOR = 102 / 122  # 0.836
+HIT_AT_3_FLOOR = 115 / 122  # 0.943
+PINPOINT_FLOOR = 88 / 122  # 0.721: the first result's answer sentence holds the expected phrase
+OFF_TOPIC_ANSWERED_CEILING = 20  # of 53; 26 of them added in the domain's words (were 30 answered)
+FALSE_ABSTENTIONS_CEILING = 3  # of 122 on-topic questions
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,12 @@ def test_off_topic_questions_answered_do_not_grow(report: Report) -> None:
     answered = [o.question.q for o in report.off_topic_answered]
     print("off-topic answered:", answered)
     assert len(answered) <= OFF_TOPIC_ANSWERED_CEILING
+
+
+def test_answerable_questions_abstained_do_not_grow(report: Report) -> None:
+    abstained = [o.question.q for o in report.on_topic if not o.answered]
+    print("on-topic abstained:", abstained)
+    assert len(abstained) <= FALSE_ABSTENTIONS_CEILING
 
 
 def test_hit_rates(report: Report) -> None:
