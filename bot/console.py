@@ -27,16 +27,19 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "answer_span": list(hit.answer) if hit.answer else None,
         "score": round(hit.score, 6),
         "relevance": hit.relevance,
+        "strength": hit.strength,
     }
 
 
 def answer_json(answer: Answer, typed: str | None = None) -> dict[str, Any]:
-    """The `ask --json` shape; `results` is empty when the bot abstains. With `typed` (`chat --json`),
-    `question` is as typed and `resolved` the question searched."""
+    """The `ask --json` shape; `results` is empty when the bot abstains; `searched` is the question
+    with any misspelling corrected. With `typed` (`chat --json`), `question` is as typed and
+    `resolved` the question read with its conversation (before spelling correction)."""
     question = {"question": answer.question} if typed is None else {"question": typed, "resolved": answer.question}
     return {
         **question,
         "results": [hit_json(h) for h in answer.hits],
+        "searched": answer.searched,
         "searched_for": list(answer.terms),
         "took_ms": answer.took_ms,
     }
@@ -55,14 +58,13 @@ def highlighted(hit: Hit) -> Text:
 
 
 def render_answer(answer: Answer, articles: Sequence[Article], typed: str | None = None) -> RenderableType:
-    """An answer for the terminal; with `typed`, what was searched when it differs (`Answer.searched`)."""
-    searched = answer.searched(typed)
-    head = [Text(searched, style="dim")] if searched else []
+    """An answer for the terminal; with `typed`, what was searched when it differs (`Answer.searching_for`)."""
+    searching = answer.searching_for(typed)
+    parts: list[RenderableType] = [Text(searching, style="dim")] if searching else []
     if answer.abstained:
-        return Group(*head, *nothing_found(answer, articles))
-    parts: list[RenderableType] = [*head]
+        return Group(*parts, *nothing_found(answer, articles))
     for i, hit in enumerate(answer.hits, answer.offset + 1):
-        parts.append(Text(f"{i}. {citation(hit)}", style="bold cyan"))
+        parts.append(Text(f"{i}. {citation(hit)} · {hit.strength_note()}", style="bold cyan"))
         parts.append(highlighted(hit))
         parts.append(Text(""))
     if answer.more:
@@ -73,7 +75,7 @@ def render_answer(answer: Answer, articles: Sequence[Article], typed: str | None
 def nothing_found(answer: Answer, articles: Sequence[Article]) -> list[Text]:
     searched = ", ".join(answer.terms) if answer.terms else "(no searchable words)"
     lines = [
-        Text("Nothing in the knowledge base answers that.", style="bold"),
+        Text(answer.not_mentioned() or "Nothing in the knowledge base answers that.", style="bold"),
         Text(f"Searched for: {searched}"),
         Text(f"The knowledge base has {len(articles)} article{'s' if len(articles) != 1 else ''}:"),
     ]

@@ -52,6 +52,9 @@ class Passage(Frozen):
         return f"{self.heading}\n{self.text}" if self.heading else self.text
 
 
+Strength = Literal["direct match", "partial match"]  # whether a hit's answer holds the question's ideas
+
+
 class Hit(Frozen):
     """A passage that answers a question, with why it was chosen."""
 
@@ -62,6 +65,11 @@ class Hit(Frozen):
     highlights: tuple[tuple[int, int], ...]  # character spans in `excerpt` to emphasise
     matched: tuple[str, ...]  # query terms found in the passage
     answer: tuple[int, int] | None = None  # the span of `excerpt` that answers: whole sentences (bot/pinpoint.py)
+    strength: Strength = "partial match"  # "direct match": the answer holds most of the question's ideas
+
+    def strength_note(self) -> str:
+        """The match strength as every surface shows it."""
+        return self.strength.capitalize()
 
 
 class Answer(Frozen):
@@ -69,22 +77,35 @@ class Answer(Frozen):
 
     question: str
     terms: tuple[str, ...]  # the words the question was searched for, as typed
+    corrected: str | None = None  # the question with its misspellings corrected, when it had some (what was searched)
     hits: tuple[Hit, ...]
     offset: int = 0  # how many better hits were skipped (for "more results")
     more: bool = False  # whether further relevant hits exist after these
     took_ms: float = 0.0
     unknown: tuple[str, ...] = ()  # the question's words no article contains (gaps in the knowledge base)
+    missing: tuple[str, ...] = ()  # of those, the question's subject as typed ("PFI"): why nothing answers
 
     @property
     def abstained(self) -> bool:
         return not self.hits
 
-    def searched(self, typed: str | None) -> str | None:
+    @property
+    def searched(self) -> str:
+        """The question as searched: a follow-up read with its conversation, misspellings corrected."""
+        return self.corrected or self.question
+
+    def searching_for(self, typed: str | None = None) -> str | None:
         """ "Searching for: ..." when the question searched is not what was `typed` (a follow-up read with
-        its conversation, a corrected spelling), worded the same in Slack and the terminal; else None."""
-        if typed is None or " ".join(typed.split()).casefold() == " ".join(self.question.split()).casefold():
+        its conversation, a corrected spelling), worded the same in Slack and the terminal; else None.
+        `typed` None: what was typed is `question` (only a spelling correction is then said)."""
+        typed = self.question if typed is None else typed
+        if " ".join(typed.split()).casefold() == " ".join(self.searched.split()).casefold():
             return None
-        return f"Searching for: {self.question}"
+        return f"Searching for: {self.searched}"
+
+    def not_mentioned(self) -> str | None:
+        """'Nothing in the knowledge base mentions PFI.' when the question's subject is missing."""
+        return f"Nothing in the knowledge base mentions {', '.join(self.missing)}." if self.missing else None
 
 
 class LoadProblem(Frozen):

@@ -101,14 +101,11 @@ def answer_message(
     themselves are behind "Show context" (`context_message`). 👍/👎 are offered on abstentions too: a
     👎 there marks a gap in the knowledge base. Hits that do not fit Slack's limits move to "More results".
     `typed`: the question as the asker typed it; when the question searched differs, a line above the
-    answer says what was searched (`Answer.searched`)."""
+    answer says what was searched (`Answer.searching_for`)."""
     if not _QUERY_ID.fullmatch(query_id):
         raise ValueError(f"query id must be 1-64 letters, digits, '-' or '_': {query_id[:80]!r}")
     blocks: list[dict[str, Any]] = []
-    intro = _intro(answer, shared_by, ephemeral)
-    searched = answer.searched(typed)
-    if searched:
-        intro.append(_mrkdwn(_line(searched), 300))
+    intro = _intro(answer, shared_by, ephemeral, typed)
     if intro:
         blocks.append(_context(intro))
     results = _results(answer, _answer, TEXT_BUDGET - _size(blocks) - 500, MAX_BLOCKS - len(blocks) - 2)
@@ -146,7 +143,7 @@ def with_vote(blocks: Sequence[Mapping[str, Any]], vote: Vote) -> list[dict[str,
     return result
 
 
-def _intro(answer: Answer, shared_by: str | None, ephemeral: bool) -> list[str]:
+def _intro(answer: Answer, shared_by: str | None, ephemeral: bool, typed: str | None) -> list[str]:
     parts = []
     if shared_by is not None:
         # Only a real user id becomes a mention; anything else could ping or spoof.
@@ -154,6 +151,9 @@ def _intro(answer: Answer, shared_by: str | None, ephemeral: bool) -> list[str]:
     if (shared_by is not None or ephemeral) and answer.question:
         # The asker's /ask text is not in the channel, so say what was asked.
         parts.append(f"*Question:* {_mrkdwn(_line(answer.question), 300)}")
+    searching = answer.searching_for(typed)
+    if searching:
+        parts.append(_mrkdwn(_line(searching), 300))
     if answer.offset and answer.hits:
         parts.append(f"More results, from result {answer.offset + 1}")
     return parts
@@ -210,12 +210,14 @@ def _citation(hit: Hit) -> str:
         title = f"<{escape(url)}|{title}>"  # built whole after cutting the title: a link is never cut
     parts = [title, escape(format_date(article.published) or ""), _mrkdwn(_line(article.publisher or ""), 100)]
     parts.append(f"{_mrkdwn(_line(article.source), 150)}, passage {hit.passage.number}")
+    parts.append(hit.strength_note())
     return " · ".join(p for p in parts if p)
 
 
 def _nothing_found(answer: Answer, titles: Sequence[str]) -> list[dict[str, Any]]:
     searched = ", ".join(answer.terms) if answer.terms else "(no searchable words)"
-    blocks = [_section(f"*Nothing in the knowledge base answers that.*\nSearched for: {_mrkdwn(searched, 500)}")]
+    heading = _mrkdwn(answer.not_mentioned() or "Nothing in the knowledge base answers that.", 500)
+    blocks = [_section(f"*{heading}*\nSearched for: {_mrkdwn(searched, 500)}")]
     if titles:
         lines = [f"The knowledge base has {count(len(titles), 'article')}:"]
         lines += [f"• {_mrkdwn(_line(t), 150)}" for t in titles[:MAX_LISTED]]
@@ -243,7 +245,8 @@ def _actions(query_id: str, offset: int, next_offset: int | None, share: bool, c
 
 def _answer_text(answer: Answer, shown: int) -> str:
     if answer.abstained:
-        return f"Nothing in the knowledge base answers that. Searched for: {', '.join(answer.terms) or '(nothing)'}"
+        heading = answer.not_mentioned() or "Nothing in the knowledge base answers that."
+        return f"{heading} Searched for: {', '.join(answer.terms) or '(nothing)'}"
     lines = [f"{count(shown, 'answer')} from the knowledge base:"]
     for rank, hit in enumerate(answer.hits[:shown], answer.offset + 1):
         start, end = _answer_span(hit)

@@ -118,7 +118,7 @@ async def test_mention_is_answered_once_in_its_thread_with_a_cited_excerpt(bot: 
     assert ANSWER in message["text"]  # the plain-text fallback for notifications
     assert "*CCGs*" in block_texts(message)  # the question's terms are highlighted
     citation = next(text for text in shown(message).splitlines() if NAO_FILE in text)
-    assert citation == f"{NAO_TITLE} · {NAO_FILE}, passage 2"
+    assert citation == f"{NAO_TITLE} · {NAO_FILE}, passage 2 · Direct match"
     assert (row.surface, row.team, row.channel, row.user) == ("mention", TEAM_ID, CHANNEL_ID, USER_ID)
     assert row.question == QUESTION  # without the mention markup
     assert row.results[0].passage == NAO_PASSAGE
@@ -532,6 +532,29 @@ async def test_off_topic_question_says_nothing_was_found_and_what_is_covered(bot
     assert all(article.title in text for article in bot.running.engine.index.articles)
     assert (row.abstained, row.results, row.unknown_words) == (True, (), ("recipe", "banana", "bread"))
     assert reply.ACTION_VOTE_DOWN in buttons(call.params)  # a 👎 marks a gap in the knowledge base
+
+
+async def test_domain_worded_question_on_a_missing_subject_is_not_covered(bot: Bot) -> None:
+    """Issue 14: 'trusts', 'pay', 'year' match the articles, but nothing mentions PFI."""
+    await ask(bot, "How much do hospital trusts still pay each year on PFI deals?")
+
+    [call] = await bot.posts()
+    [row] = await bot.rows()
+    text = reads(call.params)
+    assert "Nothing in the knowledge base mentions PFI." in text
+    assert "passage" not in text  # no excerpt is offered as an answer
+    assert (row.abstained, row.results) == (True, ())
+    assert "pfi" in row.unknown_words
+
+
+async def test_misspelt_question_is_corrected_shown_and_answered(bot: Bot) -> None:
+    await ask(bot, "how many ccgs overspnet in 2017-18?")
+
+    [call] = await bot.posts()
+    text = reads(call.params)
+    assert "Searching for: how many ccgs overspent in 2017-18?" in text
+    assert ANSWER in text
+    assert "Direct match" in text
 
 
 # --- Slack protocol ------------------------------------------------------------------------

@@ -225,7 +225,7 @@ def test_chat_json_reads_standard_input_as_one_conversation() -> None:
     assert "57 CCGs in 2016-17" in answers[1]["results"][0]["text"]
     assert answers[2]["results"] == []
     assert "‘inadequate’" in answers[3]["results"][0]["text"]
-    assert set(answers[0]) == {"question", "resolved", "results", "searched_for", "took_ms"}
+    assert set(answers[0]) == {"question", "resolved", "results", "searched", "searched_for", "took_ms"}
 
 
 def test_evaluate_reports_the_follow_ups_of_the_tuning_set() -> None:

@@ -188,7 +188,7 @@ def check_answer(answer: Answer, message: reply.Message, index: Index) -> None:
         expected = f"{rank}. {hit.excerpt[hit.answer[0] : hit.answer[1]]}".replace("*", "")  # the answer, verbatim
         assert seen == expected or (seen.endswith("…") and expected.startswith(seen[:-1])), (seen[:200], expected[:200])
         source = " ".join(hit.passage.article.source.split())
-        assert unescape(citation).endswith(f"{source}, passage {hit.passage.number}"), citation
+        assert unescape(citation).endswith(f"{source}, passage {hit.passage.number} · {hit.strength_note()}"), citation
 
 
 def respond(raw: str, index: Index, **options: Any) -> tuple[str, Answer | None, reply.Message]:

@@ -187,13 +187,17 @@ def test_citations_name_title_date_file_and_passage(index: Index) -> None:
     assert (
         unescape(citation)
         == f"{hit.passage.article.title} · 3 Nov 2017 · {hit.passage.article.source}, passage {hit.passage.number}"
+        f" · {hit.strength_note()}"
     )
 
 
 def test_citation_shows_publisher_when_known() -> None:
     hit = make_hit(publisher="National Audit Office", published=dt.date(2022, 6, 17), number=4, source="001_b.txt")
     (citation,) = [t for t in mrkdwn(answer_message(make_answer(hit), QID)) if "passage" in t]
-    assert citation == "Spending watchdog concern · 17 Jun 2022 · National Audit Office · 001_b.txt, passage 4"
+    assert (
+        citation
+        == "Spending watchdog concern · 17 Jun 2022 · National Audit Office · 001_b.txt, passage 4 · Partial match"
+    )
 
 
 def test_abstention_says_what_was_searched_and_what_the_knowledge_base_covers(index: Index) -> None:

@@ -113,3 +113,71 @@ def test_an_answer_names_the_question_words_no_article_contains(
 ) -> None:
     # What the query log's "gaps" report lists, to tell an admin what the knowledge base lacks.
     assert index.search(question).unknown == unknown
+
+
+# --- abstaining on a missing subject, match strength, spelling (issue 14, item 3) ---------------
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("How much do hospital trusts still pay each year on PFI deals?", ("PFI",)),
+        ("Will staff in commissioning support units be TUPE'd to the new bodies?", ("TUPE'd",)),
+        ("What is the ICB allocation for Greater Manchester in 2023/24?", ("ICB",)),
+        ("How many PCNs does each CCG have?", ("PCNs",)),
+    ],
+)
+def test_an_acronym_no_article_has_means_the_subject_is_not_covered(
+    index: Index, question: str, missing: tuple[str, ...]
+) -> None:
+    answer = index.search(question)
+    assert answer.abstained
+    assert answer.missing == missing
+    assert answer.not_mentioned() == f"Nothing in the knowledge base mentions {missing[0]}."
+
+
+def test_an_acronym_the_articles_have_is_no_missing_subject(index: Index) -> None:
+    answer = index.search("How many CCGs overspent in 2017-18?")
+    assert answer.missing == ()
+    assert answer.hits[0].strength == "direct match"
+
+
+def test_an_answer_sentence_that_misses_the_question_is_not_an_answer(index: Index) -> None:
+    """Every word is in the articles, but the best passage's answer sentence holds under a fifth
+    of the question's ideas (MIN_COVERAGE)."""
+    question = "How many social workers do children's services hire through agencies?"
+    answer = index.search(question)
+    assert answer.abstained
+    assert answer.missing == ()  # every word is known: the answer sentence's coverage decided
+
+
+@pytest.mark.parametrize(
+    ("typed", "searched"),
+    [
+        ("how many ccgs overspnet in 2017-18?", "how many ccgs overspent in 2017-18?"),
+        ("did the comissioning support programme save money?", "did the commissioning support programme save money?"),
+        ("who backs integrted care systems?", "who backs integrated care systems?"),
+        ("commisioning power", "commissioning power"),
+    ],
+)  # fmt: skip
+def test_misspellings_of_words_the_articles_have_are_corrected(index: Index, typed: str, searched: str) -> None:
+    answer = index.search(typed)
+    assert answer.corrected == answer.searched == searched
+    assert answer.searching_for() == f"Searching for: {searched}"
+    assert not answer.abstained
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What employer pension contributions do CCGs pay?",  # a word, not a slip for "tension"
+        "When did Simon Stevens become chief executive?",  # a name
+        "What is the ICB allocation?",  # an acronym
+        "Would handing CCG budgets to councils make integration worse?",  # "hand" is near "hard"
+    ],
+)
+def test_real_words_names_and_acronyms_are_never_corrected(index: Index, question: str) -> None:
+    answer = index.search(question)
+    assert answer.corrected is None
+    assert answer.searched == question
+    assert answer.searching_for() is None
