@@ -46,7 +46,7 @@ def open_saved_or_build(settings: Settings) -> tuple[Index, float, str]:
     """The index (the saved one when the knowledge is unchanged), the seconds it took, and
     'indexed' or 'loaded'; warns on stderr when a new index cannot be saved for next time."""
     started = time.perf_counter()
-    opened = open_index(settings.knowledge_dir, settings.min_relevance, settings.index_file)
+    opened = open_index(settings.knowledge_dir, settings.min_relevance, settings.index_file, settings.max_file_bytes)
     if opened.save_error:
         print(f"note: could not save the index for next time ({opened.save_error})", file=sys.stderr)
     return opened.index, time.perf_counter() - started, "loaded" if opened.source == "saved" else "indexed"

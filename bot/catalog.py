@@ -34,14 +34,17 @@ class Catalog(Sequence[Passage]):
         text_ends: Int64s,
         headings: Bytes,
         heading_ends: Int64s,
+        pages: Int32s,
+        sections: Bytes,
+        section_ends: Int64s,
     ) -> None:
         n = len(article_of)
-        if len(text_ends) != n or len(heading_ends) != n:
+        if len(text_ends) != n or len(heading_ends) != n or len(pages) != n or len(section_ends) != n:
             raise ValueError("catalog arrays differ in length")
         grouped = not n or (int(article_of[0]) >= 0 and int(article_of[-1]) < len(articles))
         if not grouped or bool(np.any(np.diff(article_of) < 0)):
             raise ValueError("catalog's passages are not grouped by article, in order")
-        for ends, blob in ((text_ends, text), (heading_ends, headings)):
+        for ends, blob in ((text_ends, text), (heading_ends, headings), (section_ends, sections)):
             if n and (int(ends[-1]) != len(blob) or bool(np.any(np.diff(ends) < 0)) or int(ends[0]) < 0):
                 raise ValueError("catalog text offsets are out of order or do not match the text")
         self.articles = articles
@@ -50,6 +53,9 @@ class Catalog(Sequence[Passage]):
         self.text_ends = text_ends
         self.headings = headings
         self.heading_ends = heading_ends
+        self.pages = pages  # 0: not a PDF
+        self.sections = sections
+        self.section_ends = section_ends
         # Passages are numbered from 1 within their article, in order; an article's first
         # passage is the first position where article_of takes its value.
         firsts = np.full(len(articles), -1, dtype=np.int64)
@@ -65,9 +71,19 @@ class Catalog(Sequence[Passage]):
         article_of = np.fromiter((position[p.article.source] for p in passages), dtype=np.int32, count=len(passages))
         texts = [p.text.encode() for p in passages]
         headings = [(p.heading or "").encode() for p in passages]
-        text_ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
-        heading_ends = np.cumsum(np.fromiter(map(len, headings), dtype=np.int64, count=len(headings)))
-        return cls(tuple(articles), article_of, _buffer(texts), text_ends, _buffer(headings), heading_ends)
+        sections = [(p.section or "").encode() for p in passages]
+        pages = np.fromiter((p.page or 0 for p in passages), dtype=np.int32, count=len(passages))
+        return cls(
+            tuple(articles),
+            article_of,
+            _buffer(texts),
+            _ends(texts),
+            _buffer(headings),
+            _ends(headings),
+            pages,
+            _buffer(sections),
+            _ends(sections),
+        )
 
     def __len__(self) -> int:
         return len(self.article_of)
@@ -87,9 +103,17 @@ class Catalog(Sequence[Passage]):
         article = self.articles[article_index]
         number = i - int(self._first[article_index]) + 1
         heading = _slice(self.headings, self.heading_ends, i)
+        section = _slice(self.sections, self.section_ends, i)
+        page = int(self.pages[i])
         # Made from data the catalog was built from, so validating it again would only cost time.
         return Passage.model_construct(
-            id=f"{article.slug}-{number}", article=article, number=number, text=self.text_of(i), heading=heading or None
+            id=f"{article.slug}-{number}",
+            article=article,
+            number=number,
+            text=self.text_of(i),
+            heading=heading or None,
+            page=page or None,
+            section=section or None,
         )
 
     def __iter__(self) -> Iterator[Passage]:
@@ -103,6 +127,10 @@ class Catalog(Sequence[Passage]):
         """How many passages each article has, by source file."""
         per_article = np.bincount(self.article_of, minlength=len(self.articles))
         return {a.source: int(c) for a, c in zip(self.articles, per_article, strict=True)}
+
+
+def _ends(parts: list[bytes]) -> Int64s:
+    return np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))
 
 
 def _buffer(parts: list[bytes]) -> Bytes:

@@ -67,14 +67,21 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
         return FrontMatter(), body
     if not isinstance(data, dict):
         return FrontMatter(warnings=("front matter is not a list of 'key: value' lines; ignored it",)), body
+    return front_matter(data), body
+
+
+def front_matter(data: dict[Any, Any], what: str = "front matter") -> FrontMatter:
+    """Title, url, publisher and date from parsed YAML `key: value` pairs (front matter, or an
+    entry of the metadata sidecar, bot/sidecar.py); what cannot be used is a warning."""
+    data = dict(data)
     warnings = [
-        f"unknown front matter key {key!r} ignored (known: {', '.join(FRONT_MATTER_KEYS)})"
+        f"unknown {what} key {key!r} ignored (known: {', '.join(FRONT_MATTER_KEYS)})"
         for key in data
         if key not in FRONT_MATTER_KEYS
     ]
     for key in ("title", "url", "publisher", "published"):
         if not isinstance(data.get(key), _SCALARS):
-            warnings.append(f"front matter {key!r} is not a single value; ignored it")
+            warnings.append(f"{what} {key!r} is not a single value; ignored it")
             data[key] = None
     text_fields = {k: _text_field(data.get(k)) for k in ("title", "url", "publisher")}
     published = data.get("published")
@@ -86,8 +93,8 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
     elif published is not None:
         date = parse_date(str(published))
         if date is None:
-            warnings.append(f"front matter 'published: {published}' is not a date I can read; use 2017-11-03")
-    return FrontMatter(published=date, warnings=tuple(warnings), **text_fields), body
+            warnings.append(f"{what} 'published: {published}' is not a date I can read; use 2017-11-03")
+    return FrontMatter(published=date, warnings=tuple(warnings), **text_fields)
 
 
 # A list or mapping is no title, and printing one can be ruinous: YAML aliases let a few lines

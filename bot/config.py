@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.corpus import MAX_FILE_BYTES
 from bot.search import DEFAULT_MIN_RELEVANCE
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -24,7 +25,16 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    knowledge_dir: Path = Field(Path("knowledge"), description="folder of articles (.txt, .md) and synonyms.txt")
+    knowledge_dir: Path = Field(
+        Path("knowledge"),
+        description="folder of articles (.txt, .md, .pdf, .docx, .html, .htm), synonyms.txt and articles.yaml",
+    )
+    max_file_mb: float = Field(
+        MAX_FILE_BYTES / 1_000_000,
+        gt=0,
+        le=1000,
+        description="files in the knowledge folder larger than this are skipped",
+    )
     results: int = Field(3, ge=1, le=10, description="how many excerpts an answer shows")
     min_relevance: float = Field(
         DEFAULT_MIN_RELEVANCE,
@@ -143,6 +153,10 @@ class Settings(BaseSettings):
         if not self.hash_user_ids or self.user_id_hash_key is None:
             return None
         return self.user_id_hash_key.get_secret_value().encode()
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
 
     @property
     def index_file(self) -> Path | None:

@@ -9,7 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bot.models import Answer, Article, Hit, format_date
+from bot.extract import kind_of
+from bot.models import Answer, Article, Hit, count, format_date
 from bot.search import Index
 
 
@@ -22,6 +23,9 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "published": article.published.isoformat() if article.published else None,
         "publisher": article.publisher,
         "url": article.url,
+        "author": article.author,
+        "page": hit.passage.page,
+        "section": hit.passage.section,
         "text": hit.excerpt,
         "answer": hit.excerpt[hit.answer[0] : hit.answer[1]] if hit.answer else None,
         "answer_span": list(hit.answer) if hit.answer else None,
@@ -47,7 +51,9 @@ def answer_json(answer: Answer, typed: str | None = None) -> dict[str, Any]:
 
 def citation(hit: Hit) -> str:
     article = hit.passage.article
-    return f"{article.citation()} · {article.source}, passage {hit.passage.number}"
+    return " · ".join(
+        filter(None, (article.citation(), hit.passage.place(), f"{article.source}, passage {hit.passage.number}"))
+    )
 
 
 def highlighted(hit: Hit) -> Text:
@@ -89,7 +95,7 @@ def index_table(index: Index, seconds: float, how: str = "indexed") -> Renderabl
     """A table of the index's articles, with their problems; `how` it was made ('indexed', 'loaded')."""
     counts = index.passages.counts()
     table = Table(title=f"Knowledge base: {index.folder}")
-    for column in ("File", "Title", "Published", "Passages", "Notes"):
+    for column in ("File", "Type", "Title", "Published", "Pages / sections", "Passages", "Notes"):
         table.add_column(column, overflow="fold")
     notes: dict[str, list[str]] = {}
     for problem in index.problems:
@@ -98,15 +104,24 @@ def index_table(index: Index, seconds: float, how: str = "indexed") -> Renderabl
         # Text cells: file names and titles are data, never rich markup.
         table.add_row(
             Text(article.source),
+            kind_of(article.source),
             Text(article.title),
             format_date(article.published) or "",
+            _extent(article),
             str(counts[article.source]),
             Text("; ".join(notes.pop(article.source, [])), style="yellow"),
         )
     for source, messages in notes.items():
-        table.add_row(Text(source), "", "", "", Text("; ".join(messages), style="red"))
+        table.add_row(Text(source), "", "", "", "", "", Text("; ".join(messages), style="red"))
     summary = Text(
         f"{len(index.articles)} articles, {len(index.passages)} passages, {how} in {seconds:.2f} s",
         style="bold",
     )
     return Group(table, summary)
+
+
+def _extent(article: Article) -> str:
+    """'12 pages', '4 sections', or '' for a text article."""
+    if article.pages is not None:
+        return count(article.pages, "page")
+    return count(article.sections, "section") if article.sections else ""

@@ -1,8 +1,11 @@
 """The knowledge folder -> cleaned articles -> passages. File reads only; the logic is in clean.py.
 
-Articles are `.txt` and `.md` files anywhere under the folder. Files and folders whose names
-start with `.` or `_` are ignored, and `synonyms.txt` at the top holds query synonyms. A file
-that cannot be used is reported by name with the reason and skipped; the rest still load.
+Articles are `.txt`, `.md`, `.pdf`, `.docx`, `.html` and `.htm` files anywhere under the folder
+(bot/extract.py reads the last four from their bytes). Files and folders whose names start with
+`.` or `_` are ignored; `synonyms.txt` at the top holds query synonyms, and `articles.yaml` the
+admin's metadata for any document (bot/sidecar.py). A file that cannot be used (unreadable,
+damaged, a scan without text, encrypted, over the size limit) is reported by name with the
+reason and skipped; the rest still load.
 
 Nothing outside the folder is ever read: a link that leads out of it (to a file, or to a folder)
 is named and skipped, and the check is made again when a file is opened, in case a file or folder
@@ -18,22 +21,24 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from bot import clean
+from bot import clean, extract, sidecar
 from bot.characters import visible
 from bot.models import Article, LoadProblem, Passage
 from bot.passages import MAX_SENTENCE_CHARS, overlong_sentences, section_headings, split_passages
+from bot.sidecar import SIDECAR_FILE
 
-ARTICLE_SUFFIXES = (".txt", ".md")
+ARTICLE_SUFFIXES = (".txt", ".md", *extract.SUFFIXES)
 SYNONYMS_FILE = "synonyms.txt"
-MAX_FILE_BYTES = 20_000_000
+MAX_FILE_BYTES = 20_000_000  # the default of the MAX_FILE_MB setting
 MAX_DEPTH = 32  # folders inside folders that are read; knowledge/a/b.txt is 1 deep
 LINK_OUTSIDE = "a link leading outside the knowledge folder; not read (put a copy in the folder instead)"
 LINK_TO_FOLDER = "a link to a folder; links to folders are not followed"
@@ -70,31 +75,75 @@ class Corpus:
 @dataclass(frozen=True)
 class _Page:
     source: str
-    front: clean.FrontMatter
-    paragraphs: list[str]
+    front: clean.FrontMatter  # what the admin says: front matter, overridden by the sidecar
+    document: extract.Document  # what the file says: its blocks, and metadata inferred from them
 
 
-def load(folder: Path) -> Corpus:
-    """Read, clean and split every article under `folder`."""
+def load(folder: Path, max_bytes: int = MAX_FILE_BYTES) -> Corpus:
+    """Read, clean and split every article under `folder`; a file over `max_bytes` is skipped."""
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         raise KnowledgeError(f"knowledge folder {folder} {what}: set KNOWLEDGE_DIR or pass --knowledge")
     problems: list[LoadProblem] = []
     files = visible_files(folder, problems)
     pages: list[_Page] = []
-    for path, source in _article_files(files, problems):
-        text = _read_text(folder, source, problems)
-        if text is None:
-            continue
-        front, body = clean.split_front_matter(text)
-        problems.extend(LoadProblem(source=source, message=w, skipped=False) for w in front.warnings)
-        pages.append(_Page(source, front, clean.split_paragraphs(body, markdown=path.suffix == ".md")))
-    listed_synonyms = any(source == SYNONYMS_FILE for _, source in files)
-    return build(folder, pages, problems, _read_synonyms(folder, problems) if listed_synonyms else "")
+    for _, source in _article_files(files, problems):
+        data = _read_bytes(folder, source, problems, max_bytes)
+        page = None if data is None else _page(source, data, problems)
+        if page is not None:
+            pages.append(page)
+    listed = {source for _, source in files}
+    if SIDECAR_FILE in listed:
+        text = _read_small(folder, SIDECAR_FILE, problems, "ignoring it")
+        pages = _with_sidecar(pages, text, problems, {source for source in listed if is_article(source)})
+    synonyms = (
+        _read_small(folder, SYNONYMS_FILE, problems, "searching without synonyms") if SYNONYMS_FILE in listed else ""
+    )
+    return build(folder, pages, problems, synonyms)
+
+
+def _page(source: str, data: bytes, problems: list[LoadProblem]) -> _Page | None:
+    def skip(reason: str) -> None:
+        problems.append(LoadProblem(source=source, message=reason))
+
+    if extract.kind_of(source) != "text":
+        try:
+            document = extract.read(source, data)
+        except extract.Unreadable as exc:
+            skip(str(exc))
+            return None
+        problems.extend(LoadProblem(source=source, message=w, skipped=False) for w in document.warnings)
+        return _Page(source, clean.FrontMatter(), document)
+    text = _decode(data, skip)
+    if text is None:
+        return None
+    front, body = clean.split_front_matter(text)
+    problems.extend(LoadProblem(source=source, message=w, skipped=False) for w in front.warnings)
+    paragraphs = clean.split_paragraphs(body, markdown=source.lower().endswith(".md"))
+    return _Page(source, front, extract.Document("text", tuple(extract.Block(p) for p in paragraphs)))
+
+
+def _with_sidecar(pages: list[_Page], text: str, problems: list[LoadProblem], sources: set[str]) -> list[_Page]:
+    """The pages with the sidecar's metadata over their own, field by field."""
+    given, warnings = sidecar.parse(text, sources)
+    problems.extend(LoadProblem(source=SIDECAR_FILE, message=w, skipped=False) for w in warnings)
+    result = []
+    for page in pages:
+        entry = given.get(page.source)
+        if entry is not None:
+            front = clean.FrontMatter(
+                title=entry.title or page.front.title,
+                url=entry.url or page.front.url,
+                published=entry.published or page.front.published,
+                publisher=entry.publisher or page.front.publisher,
+            )
+            page = _Page(page.source, front, page.document)
+        result.append(page)
+    return result
 
 
 def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], synonyms: str) -> Corpus:
-    shared = clean.shared_text([p.paragraphs for p in pages])
+    shared = clean.shared_text([[b.text for b in p.document.blocks] for p in pages])
     for a, b in shared.copies:
         problems.append(
             LoadProblem(
@@ -107,13 +156,15 @@ def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], syn
     passages: list[Passage] = []
     slugs: set[str] = set()
     for page in pages:
-        cleaned = clean.clean(page.paragraphs, shared.chrome, title=page.front.title)
+        document = page.document
+        blocks = document.blocks
+        cleaned = clean.clean([b.text for b in blocks], shared.chrome, title=page.front.title or document.title)
         if not cleaned.paragraphs:
             problems.append(
                 LoadProblem(source=page.source, message="no article text left after removing site chrome and comments")
             )
             continue
-        title = page.front.title or cleaned.title
+        title = page.front.title or document.title or cleaned.title
         if title is None:
             title = _title_from_name(page.source)
             problems.append(
@@ -124,15 +175,23 @@ def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], syn
                 )
             )
         slug = _slug(page.source, slugs)
+        kept = _kept(blocks, cleaned.paragraphs)
+        sections = {b.section for b in kept if b.section}
         article = Article(
             source=page.source,
             slug=slug,
             title=title,
-            published=page.front.published or cleaned.published,
-            publisher=page.front.publisher,
-            url=page.front.url,
-            digest=hashlib.sha256("\n\n".join(cleaned.paragraphs).encode()).hexdigest()[:16],
+            published=page.front.published or document.published or cleaned.published,
+            publisher=page.front.publisher or document.publisher,
+            url=page.front.url or document.url,
+            author=document.author,
+            pages=document.pages,
+            sections=len(sections) if sections else None,
+            digest="",
         )
+        # The digest says whether a reload changed the article: its text, or what its citation says.
+        seen = "\n\n".join((article.model_dump_json(), *cleaned.paragraphs))
+        article = article.model_copy(update={"digest": hashlib.sha256(seen.encode()).hexdigest()[:16]})
         articles.append(article)
         overlong = overlong_sentences(cleaned.paragraphs)
         if overlong:
@@ -145,10 +204,36 @@ def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], syn
                     skipped=False,
                 )
             )
-        texts = split_passages(cleaned.paragraphs)
-        for number, (text, heading) in enumerate(zip(texts, section_headings(texts), strict=True), 1):
-            passages.append(Passage(id=f"{slug}-{number}", article=article, number=number, text=text, heading=heading))
+        # Passages never span two pages or sections, so each cites exactly one.
+        texts: list[str] = []
+        places: list[extract.Block] = []
+        for (page_number, section), run in itertools.groupby(kept, key=lambda b: (b.page, b.section)):
+            for text in split_passages([b.text for b in run]):
+                texts.append(text)
+                places.append(extract.Block("", page=page_number, section=section))
+        for number, (text, heading, place) in enumerate(zip(texts, section_headings(texts), places, strict=True), 1):
+            passages.append(
+                Passage(
+                    id=f"{slug}-{number}",
+                    article=article,
+                    number=number,
+                    text=text,
+                    heading=heading,
+                    page=place.page,
+                    section=place.section,
+                )
+            )
     return Corpus(folder, tuple(articles), tuple(passages), tuple(problems), synonyms)
+
+
+def _kept(blocks: Sequence[extract.Block], paragraphs: Sequence[str]) -> list[extract.Block]:
+    """The blocks that cleaning kept: `paragraphs` is what clean.clean left of the blocks' texts,
+    in order, so each is matched to the next block with its text."""
+    kept: list[extract.Block] = []
+    remaining = iter(blocks)
+    for paragraph in paragraphs:
+        kept.append(next(b for b in remaining if b.text == paragraph))
+    return kept
 
 
 def visible_files(folder: Path, problems: list[LoadProblem]) -> list[tuple[Path, str]]:
@@ -258,37 +343,45 @@ def _open_beneath(root: str, parts: Sequence[str]) -> int:
 
 
 def is_article(source: str) -> bool:
-    return source != SYNONYMS_FILE and source.lower().endswith(ARTICLE_SUFFIXES)
+    return source not in (SYNONYMS_FILE, SIDECAR_FILE) and source.lower().endswith(ARTICLE_SUFFIXES)
 
 
 def _article_files(listed: list[tuple[Path, str]], problems: list[LoadProblem]) -> list[tuple[Path, str]]:
     files = []
     for path, source in listed:
-        if source == SYNONYMS_FILE:
+        if source in (SYNONYMS_FILE, SIDECAR_FILE):
             continue
         if not is_article(source):
-            problems.append(LoadProblem(source=source, message="not a .txt or .md file"))
+            problems.append(LoadProblem(source=source, message=f"not one of {', '.join(ARTICLE_SUFFIXES)}"))
             continue
         files.append((path, source))
     return files
 
 
-def _read_text(folder: Path, source: str, problems: list[LoadProblem]) -> str | None:
+def too_large(max_bytes: int) -> str:
+    """Why a file over the size limit is skipped, and the fix."""
+    return f"larger than {max_bytes / 1_000_000:g} MB (the MAX_FILE_MB setting); split it, or raise MAX_FILE_MB"
+
+
+def _read_bytes(folder: Path, source: str, problems: list[LoadProblem], max_bytes: int) -> bytes | None:
     def skip(reason: str) -> None:
         problems.append(LoadProblem(source=source, message=reason))
 
     try:
         with open_inside(folder, source) as f:
-            if os.fstat(f.fileno()).st_size > MAX_FILE_BYTES:
-                skip(f"larger than {MAX_FILE_BYTES // 1_000_000} MB; split it into several articles")
+            if os.fstat(f.fileno()).st_size > max_bytes:
+                skip(too_large(max_bytes))
                 return None
-            data = f.read()
+            return f.read(max_bytes + 1)
     except OutsideFolder:
         skip(LINK_OUTSIDE)
         return None
     except OSError as exc:
         skip(f"cannot be read: {exc.strerror or exc}")
         return None
+
+
+def _decode(data: bytes, skip: Callable[[str], None]) -> str | None:
     if b"\x00" in data:
         skip("binary file, not text")
         return None
@@ -303,17 +396,16 @@ def _read_text(folder: Path, source: str, problems: list[LoadProblem]) -> str | 
     return text
 
 
-def _read_synonyms(folder: Path, problems: list[LoadProblem]) -> str:
+def _read_small(folder: Path, source: str, problems: list[LoadProblem], otherwise: str) -> str:
+    """synonyms.txt or articles.yaml as text; "" (and a problem saying so) if it cannot be read."""
     try:
-        with open_inside(folder, SYNONYMS_FILE) as f:
+        with open_inside(folder, source) as f:
             return f.read().decode("utf-8-sig")
     except OutsideFolder:
-        problems.append(LoadProblem(source=SYNONYMS_FILE, message=LINK_OUTSIDE))
+        problems.append(LoadProblem(source=source, message=LINK_OUTSIDE))
         return ""
     except (OSError, UnicodeDecodeError) as exc:
-        problems.append(
-            LoadProblem(source=SYNONYMS_FILE, message=f"cannot be read ({exc}); searching without synonyms")
-        )
+        problems.append(LoadProblem(source=source, message=f"cannot be read ({exc}); {otherwise}"))
         return ""
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot import store
-from bot.corpus import KnowledgeError, is_article, load, visible_files
+from bot.corpus import ARTICLE_SUFFIXES, MAX_FILE_BYTES, KnowledgeError, is_article, load, visible_files
 from bot.models import Answer, ReloadReport
 from bot.search import Index
 
@@ -54,41 +54,46 @@ class Opened:
     save_error: str | None = None  # why the new index could not be saved for next time
 
 
-def build_index(folder: Path, min_relevance: float) -> Index:
+def build_index(folder: Path, min_relevance: float, max_bytes: int = MAX_FILE_BYTES) -> Index:
     """Read, clean and index the knowledge folder; KnowledgeError when no article is usable."""
-    corpus = load(folder)
+    corpus = load(folder, max_bytes)
     if not corpus.articles:
-        reasons = "; ".join(f"{p.source}: {p.message}" for p in corpus.problems) or "it has no .txt or .md files"
+        skipped = "; ".join(f"{p.source}: {p.message}" for p in corpus.problems if p.skipped)
+        reasons = skipped or f"it has no article files ({', '.join(ARTICLE_SUFFIXES)})"
         raise KnowledgeError(f"no usable article in {folder} ({reasons})")
     return Index(corpus, min_relevance=min_relevance)
 
 
-def open_index(folder: Path, min_relevance: float, saved: Path | None) -> Opened:
+def open_index(folder: Path, min_relevance: float, saved: Path | None, max_bytes: int = MAX_FILE_BYTES) -> Opened:
     """In this process: the saved index when it is current, else a new build, saved for next time."""
     knowledge, reason = "", None
     if saved is not None:
-        found, knowledge, reason = read_saved(folder, min_relevance, saved)
+        found, knowledge, reason = read_saved(folder, min_relevance, saved, max_bytes)
         if found is not None:
             return Opened(found, "saved")
-    index, save_error = build_and_save(folder, min_relevance, saved, knowledge)
+    index, save_error = build_and_save(folder, min_relevance, saved, knowledge, max_bytes)
     return Opened(index, "built", reason, save_error)
 
 
-def read_saved(folder: Path, min_relevance: float, saved: Path) -> tuple[Index | None, str, str | None]:
+def read_saved(
+    folder: Path, min_relevance: float, saved: Path, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[Index | None, str, str | None]:
     """The index saved at `saved` if it is current (else None), the folder's fingerprint (taken
     before any build reads the folder, so a change made meanwhile shows next time), and why the
     saved index could not be used."""
-    knowledge = store.knowledge_fingerprint(folder)
+    knowledge = store.knowledge_fingerprint(folder, max_bytes)
     try:
         return store.load(saved, folder, knowledge, min_relevance), knowledge, None
     except store.Unusable as exc:
         return None, knowledge, str(exc)
 
 
-def build_and_save(folder: Path, min_relevance: float, saved: Path | None, knowledge: str) -> tuple[Index, str | None]:
+def build_and_save(
+    folder: Path, min_relevance: float, saved: Path | None, knowledge: str, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[Index, str | None]:
     """Index the folder and save the index to `saved`, labelled with the fingerprint `knowledge`;
     the index, and why it could not be saved."""
-    index = build_index(folder, min_relevance)
+    index = build_index(folder, min_relevance, max_bytes)
     if saved is None:
         return index, None
     try:
@@ -109,26 +114,30 @@ def article_bytes(folder: Path) -> int:
 
 
 async def open_index_off_loop(
-    folder: Path, min_relevance: float, saved: Path | None, process_above: int = PROCESS_ABOVE_BYTES
+    folder: Path,
+    min_relevance: float,
+    saved: Path | None,
+    process_above: int = PROCESS_ABOVE_BYTES,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> Opened:
     """`open_index` without holding up the event loop: the saved index is read in a thread; a
     build runs in a thread for a small folder, in a child process for a large one."""
     knowledge, reason = "", None
     if saved is not None:
-        found, knowledge, reason = await asyncio.to_thread(read_saved, folder, min_relevance, saved)
+        found, knowledge, reason = await asyncio.to_thread(read_saved, folder, min_relevance, saved, max_bytes)
         if found is not None:
             return Opened(found, "saved")
     if await asyncio.to_thread(article_bytes, folder) < process_above:
-        index, save_error = await asyncio.to_thread(build_and_save, folder, min_relevance, saved, knowledge)
+        index, save_error = await asyncio.to_thread(build_and_save, folder, min_relevance, saved, knowledge, max_bytes)
         return Opened(index, "built", reason, save_error)
     with tempfile.TemporaryDirectory(prefix="policy-bot-index-") as scratch:
         target = saved or Path(scratch) / "index.bin"
-        result = await _run_indexer(folder, min_relevance, target, knowledge)
+        result = await _run_indexer(folder, min_relevance, target, knowledge, max_bytes)
         if "save_error" in result:
             # The child built an index but could not write it (disk full, read-only folder):
             # build here instead, slower for questions meanwhile but the bot keeps working.
             logger.warning("could not save the index to %s (%s); indexing here", target, result["save_error"])
-            index = await asyncio.to_thread(build_index, folder, min_relevance)
+            index = await asyncio.to_thread(build_index, folder, min_relevance, max_bytes)
             return Opened(index, "built", reason, result["save_error"])
         try:
             index = await asyncio.to_thread(store.load, target, folder, knowledge, min_relevance)
@@ -137,7 +146,9 @@ async def open_index_off_loop(
     return Opened(index, "built", reason)
 
 
-async def _run_indexer(folder: Path, min_relevance: float, target: Path, knowledge: str) -> dict[str, str]:
+async def _run_indexer(
+    folder: Path, min_relevance: float, target: Path, knowledge: str, max_bytes: int
+) -> dict[str, str]:
     """Run bot/indexer.py; its last line of output is a JSON object saying what it did.
 
     Its standard input is a pipe this process holds open and never writes to: the child stops when
@@ -150,6 +161,7 @@ async def _run_indexer(folder: Path, min_relevance: float, target: Path, knowled
         str(target),
         str(min_relevance),
         knowledge,
+        str(max_bytes),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -190,12 +202,14 @@ class Engine:
         min_relevance: float,
         saved: Path | None = None,
         process_above: int = PROCESS_ABOVE_BYTES,
+        max_bytes: int = MAX_FILE_BYTES,
     ) -> None:
         self.index = index
         self.folder = folder
         self.min_relevance = min_relevance
         self.saved = saved
         self.process_above = process_above
+        self.max_bytes = max_bytes
         self._reloading = asyncio.Lock()
 
     @classmethod
@@ -205,13 +219,14 @@ class Engine:
         min_relevance: float,
         saved: Path | None = None,
         process_above: int = PROCESS_ABOVE_BYTES,
+        max_bytes: int = MAX_FILE_BYTES,
     ) -> Engine:
         """The first index, from the saved one if it is current, without blocking the event loop."""
         started = time.perf_counter()
-        opened = await open_index_off_loop(folder, min_relevance, saved, process_above)
+        opened = await open_index_off_loop(folder, min_relevance, saved, process_above, max_bytes)
         _log_opened(opened, saved, time.perf_counter() - started)
         _settle()
-        return cls(opened.index, folder, min_relevance, saved, process_above)
+        return cls(opened.index, folder, min_relevance, saved, process_above, max_bytes)
 
     def search(self, question: str, top: int, offset: int = 0) -> Answer:
         return self.index.search(question, top=top, offset=offset)
@@ -242,7 +257,9 @@ class Engine:
                 )
 
             try:
-                opened = await open_index_off_loop(self.folder, self.min_relevance, self.saved, self.process_above)
+                opened = await open_index_off_loop(
+                    self.folder, self.min_relevance, self.saved, self.process_above, self.max_bytes
+                )
             except (KnowledgeError, IndexBuildError, OSError, ValueError) as exc:
                 return failed(str(exc))
             except Exception as exc:

@@ -1,6 +1,6 @@
 """The index builder, run as a child process by bot/engine.py for a large knowledge folder.
 
-    python -m bot.indexer FOLDER INDEX_FILE MIN_RELEVANCE FINGERPRINT
+    python -m bot.indexer FOLDER INDEX_FILE MIN_RELEVANCE FINGERPRINT [MAX_FILE_BYTES]
 
 Indexes FOLDER and saves the index to INDEX_FILE (bot/store.py), labelled with FINGERPRINT, the
 knowledge fingerprint the parent took before this process started reading the folder. Indexing
@@ -23,12 +23,14 @@ import sys
 import threading
 from pathlib import Path
 
-from bot.corpus import KnowledgeError
+from bot.corpus import MAX_FILE_BYTES, KnowledgeError
 from bot.engine import build_and_save
 
 
-def run(folder: Path, target: Path, min_relevance: float, knowledge: str) -> dict[str, str]:
-    _, save_error = build_and_save(folder, min_relevance, target, knowledge)
+def run(
+    folder: Path, target: Path, min_relevance: float, knowledge: str, max_bytes: int = MAX_FILE_BYTES
+) -> dict[str, str]:
+    _, save_error = build_and_save(folder, min_relevance, target, knowledge, max_bytes)
     return {"save_error": save_error} if save_error else {}
 
 
@@ -53,15 +55,16 @@ def stop_when_the_parent_goes() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
+    if len(argv) not in (4, 5):
         print(__doc__, file=sys.stderr)
         return 2
     stop_when_the_parent_goes()
     folder, target, min_relevance, knowledge = Path(argv[0]), Path(argv[1]), float(argv[2]), argv[3]
+    max_bytes = int(argv[4]) if len(argv) == 5 else MAX_FILE_BYTES
     with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice (Windows)
         os.nice(10)  # background work: when CPUs are short, the bot answering questions goes first
     try:
-        result = run(folder, target, min_relevance, knowledge)
+        result = run(folder, target, min_relevance, knowledge, max_bytes)
     except KnowledgeError as exc:
         print(json.dumps({"error": str(exc), "kind": "knowledge"}), flush=True)
         return 1

@@ -28,7 +28,10 @@ class Article(Frozen):
     published: dt.date | None = None
     publisher: str | None = None
     url: str | None = None
-    digest: str = ""  # a fingerprint of the cleaned text: a reload compares it to say what changed
+    author: str | None = None  # from a PDF's, Word document's or web page's metadata
+    pages: int | None = None  # a PDF's pages
+    sections: int | None = None  # how many headings the passages fall under (Word, web pages)
+    digest: str = ""  # a fingerprint of the cleaned text and metadata: a reload compares it to say what changed
 
     def citation(self) -> str:
         """'Title (3 Nov 2017, Publisher)' with whatever is known."""
@@ -44,6 +47,12 @@ class Passage(Frozen):
     number: int  # 1-based position within the article
     text: str
     heading: str | None = None  # the section heading this passage falls under, if not in its text
+    page: int | None = None  # the PDF page it is on, from 1
+    section: str | None = None  # the heading of the Word or web page section it is in
+
+    def place(self) -> str | None:
+        """Where in its document the passage is, for a citation: 'p. 12', or the section's heading."""
+        return f"p. {self.page}" if self.page is not None else self.section
 
     @property
     def indexed_text(self) -> str:

@@ -209,6 +209,7 @@ def _citation(hit: Hit) -> str:
     if _SAFE_URL.fullmatch(url) and not any(c in url for c in "|<>"):
         title = f"<{escape(url)}|{title}>"  # built whole after cutting the title: a link is never cut
     parts = [title, escape(format_date(article.published) or ""), _mrkdwn(_line(article.publisher or ""), 100)]
+    parts.append(_mrkdwn(_line(hit.passage.place() or ""), 150))  # "p. 12" or the section's heading
     parts.append(f"{_mrkdwn(_line(article.source), 150)}, passage {hit.passage.number}")
     parts.append(hit.strength_note())
     return " · ".join(p for p in parts if p)

@@ -115,7 +115,7 @@ class Index:
         del texts
         digest = hashlib.sha256(repr((params, corpus.synonyms)).encode())
         for p in corpus.passages:
-            digest.update(f"\0{p.id}\0{p.article.title}\0{p.text}".encode())
+            digest.update(f"\0{p.id}\0{p.article.digest}\0{p.place()}\0{p.text}".encode())  # digest: text, metadata
         parts = IndexParts(
             folder=corpus.folder,
             catalog=Catalog.of(corpus.articles, corpus.passages),

@@ -77,7 +77,9 @@ class Running:
 async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port: int = 3000) -> AsyncIterator[Running]:
     """The bot, connected and answering, for the duration of the `async with`; shut down gracefully after."""
     require(settings, http)
-    engine = await Engine.start(settings.knowledge_dir, settings.min_relevance, settings.index_file)
+    engine = await Engine.start(
+        settings.knowledge_dir, settings.min_relevance, settings.index_file, max_bytes=settings.max_file_bytes
+    )
     try:
         log = await QueryLog.open(settings.query_log_path, user_key=settings.user_key)
     except QueryLogError as exc:  # the message names QUERY_LOG_PATH

@@ -6,8 +6,9 @@ A saved index is used only when it is whole, undamaged, and made from the same k
 same code. Anything else (no file, another format, stale, truncated, corrupt) raises `Unusable`
 with the reason in words, and the caller rebuilds. What is checked:
 
-- the **knowledge fingerprint**: SHA-256 over the name and bytes of every article file and
-  synonyms.txt, and the names of the other files, links and folders the loader reports as skipped;
+- the **knowledge fingerprint**: SHA-256 over the name and bytes of every article file,
+  synonyms.txt and articles.yaml (the metadata sidecar), the file size limit, and the names of
+  the other files, links and folders the loader reports as skipped;
 - the **code fingerprint**: SHA-256 over the source of every module that shapes an index, so
   an upgraded bot never reads an index its predecessor cleaned or analysed differently;
 - a **SHA-256 of the whole file** in its last 32 bytes, before anything in it is believed;
@@ -39,13 +40,14 @@ import numpy.typing as npt
 
 from bot.bm25 import BM25Index, BM25Params, Postings
 from bot.catalog import Catalog
-from bot.corpus import SYNONYMS_FILE, is_article, open_inside, visible_files
+from bot.corpus import MAX_FILE_BYTES, SYNONYMS_FILE, is_article, open_inside, visible_files
 from bot.models import Article, LoadProblem
 from bot.search import Index, IndexParts
+from bot.sidecar import SIDECAR_FILE
 from bot.text import Analyzer
 
 MAGIC = b"policy-bot index\n"
-FORMAT = 1
+FORMAT = 2  # 2: passages carry a page and a section
 CHECKSUM = 32  # bytes of SHA-256 at the end of the file
 _CHUNK = 1 << 20  # bytes read and hashed at a time
 _VOCABULARY_CHUNK = 20_000  # terms added to the vocabulary per step (see _vocabulary)
@@ -55,17 +57,17 @@ class Unusable(Exception):
     """The saved index cannot be used; the message says why, in words."""
 
 
-def knowledge_fingerprint(folder: Path) -> str:
+def knowledge_fingerprint(folder: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
     """A digest of everything in `folder` that the index is made from.
 
     A file that cannot be read is fingerprinted by its error, so the index built while it was
     unreadable is reused only while it still is; a link or folder the listing skips, by its name
     and why (bot/corpus.py), so adding or removing one is a change."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"files up to {max_bytes} bytes".encode())  # another limit reads other files
     unlisted: list[LoadProblem] = []
     for _, source in visible_files(folder, unlisted) if folder.is_dir() else []:
         digest.update(f"\0{source}\0".encode())
-        if source != SYNONYMS_FILE and not is_article(source):
+        if source not in (SYNONYMS_FILE, SIDECAR_FILE) and not is_article(source):
             continue  # only its name matters: the loader reports it as skipped
         try:
             with open_inside(folder, source) as f:
@@ -132,6 +134,9 @@ def save(index: Index, path: Path, knowledge: str) -> None:
         "text_ends": catalog.text_ends,
         "headings": catalog.headings,
         "heading_ends": catalog.heading_ends,
+        "pages": catalog.pages,
+        "sections": catalog.sections,
+        "section_ends": catalog.section_ends,
         "articles": np.frombuffer(articles, dtype=np.uint8),
     }
     analyzer = parts.analyzer
@@ -202,6 +207,9 @@ def load(path: Path, folder: Path, knowledge: str, min_relevance: float) -> Inde
             arrays["text_ends"],
             arrays["headings"],
             arrays["heading_ends"],
+            arrays["pages"],
+            arrays["sections"],
+            arrays["section_ends"],
         )
         if len(catalog) != bm25.size:
             raise ValueError("the passages and the ranking index differ in size")

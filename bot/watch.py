@@ -34,6 +34,7 @@ from watchfiles import Change, awatch
 from bot.corpus import ARTICLE_SUFFIXES
 from bot.engine import Engine
 from bot.models import ReloadReport, count
+from bot.sidecar import SIDECAR_FILE
 
 logger = logging.getLogger("bot.watch")
 
@@ -59,7 +60,7 @@ def affects_index(relative: PurePath, *, is_folder: bool) -> bool:
     parts = relative.parts
     if not parts or any(part.startswith((".", "_")) for part in parts):
         return False
-    return is_folder or relative.suffix.lower() in ARTICLE_SUFFIXES
+    return is_folder or relative.suffix.lower() in ARTICLE_SUFFIXES or relative.as_posix() == SIDECAR_FILE
 
 
 def held_articles(relative: PurePath, sources: Iterable[str]) -> bool:

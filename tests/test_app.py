@@ -117,8 +117,11 @@ async def test_mention_is_answered_once_in_its_thread_with_a_cited_excerpt(bot: 
     assert ANSWER in reads(message)
     assert ANSWER in message["text"]  # the plain-text fallback for notifications
     assert "*CCGs*" in block_texts(message)  # the question's terms are highlighted
+    # the publisher comes from knowledge/articles.yaml
     citation = next(text for text in shown(message).splitlines() if NAO_FILE in text)
-    assert citation == f"{NAO_TITLE} · {NAO_FILE}, passage 2 · Direct match"
+    assert (
+        citation == f"{NAO_TITLE} · Local Government Lawyer · {NAO_FILE}, passage 2 · Direct match"
+    )  # publisher: articles.yaml
     assert (row.surface, row.team, row.channel, row.user) == ("mention", TEAM_ID, CHANNEL_ID, USER_ID)
     assert row.question == QUESTION  # without the mention markup
     assert row.results[0].passage == NAO_PASSAGE
@@ -724,7 +727,11 @@ async def test_failed_reload_says_why_and_keeps_answering_from_the_old_index(
     [_, report] = await admin(admin_bot, "reload", count=2)
     await ask(admin_bot, QUESTION)
 
-    reason = {"empty": "has no .txt or .md files", "missing": "does not exist", "unreadable": "binary file, not text"}
+    reason = {
+        "empty": "has no article files (.txt, .md, .pdf",
+        "missing": "does not exist",
+        "unreadable": "binary file, not text",
+    }
     assert "Reload failed:" in report and reason[break_it] in report
     assert f"Still answering from the previous index (index version {old})" in report
     [call] = await admin_bot.posts()

@@ -31,6 +31,7 @@ def test_unreadable_files_are_reported_and_skipped(folder: Path) -> None:
     (folder / "binary.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     (folder / "empty.txt").write_text("  \n\n", encoding="utf-8")
     (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "budget.xlsx").write_bytes(b"PK\x03\x04")
     (folder / "only-chrome.txt").write_text(
         "Did you enjoy this article?\n\nSign up to our newsletter", encoding="utf-8"
     )
@@ -40,7 +41,8 @@ def test_unreadable_files_are_reported_and_skipped(folder: Path) -> None:
         "binary.md": "binary file, not text",
         "empty.txt": "empty file",
         "latin1.txt": "not UTF-8 text (byte 0xe9 at position 3); save it as UTF-8",
-        "notes.pdf": "not a .txt or .md file",
+        "budget.xlsx": "not one of .txt, .md, .pdf, .docx, .html, .htm",
+        "notes.pdf": "cannot be read as a PDF (PdfStreamError: Stream has ended unexpectedly); is it damaged?",
         "only-chrome.txt": "no article text left after removing site chrome and comments",
     }
     assert all(p.skipped for p in corpus.problems)

@@ -592,7 +592,9 @@ def test_a_10_megabyte_article_is_indexed_in_bounded_time_and_the_bot_still_answ
     assert time.perf_counter() - started < 180, "10 MB took minutes"
 
     problems = {p.source: p for p in index.problems}
-    assert problems["too big.txt"].message == "larger than 20 MB; split it into several articles"
+    assert (
+        problems["too big.txt"].message == "larger than 20 MB (the MAX_FILE_MB setting); split it, or raise MAX_FILE_MB"
+    )
     assert problems["too big.txt"].skipped
     assert re.fullmatch(
         r"\d+ runs of over 5,000 characters without a sentence end \(a table\?\), cut between words into passages",

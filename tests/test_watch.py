@@ -172,7 +172,7 @@ def test_articles_and_synonyms_matter(path: str) -> None:
         "4913",  # vim's can-I-write-here probe
         ".~lock.000_a.txt#",  # LibreOffice lock
         "000_a.txt.tmp",
-        "notes.pdf",
+        "notes.xlsx",
         ".git/HEAD.txt",
         "_drafts/000_a.txt",  # corpus.py skips folders starting with _
         "",  # the folder itself: watched by its identity instead
@@ -258,7 +258,7 @@ async def test_swap_files_and_other_files_do_not_cause_a_reload(
     version = watcher.engine.index.version
     (knowledge / f".{NAO_FILE}.swp").write_bytes(b"b0VIM 9.0\x00")
     (knowledge / f"{NAO_FILE}~").write_text("a backup")
-    (knowledge / "minutes.pdf").write_bytes(b"%PDF-1.7")
+    (knowledge / "minutes.xlsx").write_bytes(b"PK\x03\x04")  # not an article type
     (knowledge / ".DS_Store").write_bytes(b"\x00")
     (knowledge / "_drafts").mkdir()
     (knowledge / "_drafts" / "idea.txt").write_text("Not yet.")
@@ -287,7 +287,7 @@ async def test_a_folder_left_without_articles_keeps_the_old_index_until_fixed(
     fixed = await next_reload(log, 1)
 
     assert f"the reload failed; still answering from the previous index (index version {version})" in failed
-    assert "has no .txt or .md files" in failed
+    assert "has no article files (.txt, .md, .pdf" in failed
     assert [r.levelno for r in log.records if r.getMessage() == failed] == [logging.WARNING]
     assert ANSWER in still
     assert "reloaded in" in fixed and "1 article," in fixed
