@@ -380,3 +380,10 @@ async def test_each_canned_page_shows_its_rows_in_a_browser_at_1280_by_900(
                 on_screen = [row for row in seen["rows"] if row["bottom"] <= HEIGHT]
                 assert on_screen and on_screen[0] == first, f"{name}: the first row is below the fold ({screenshot})"
                 print(name, f"{len(on_screen)} of {len(expected)} rows on screen", screenshot)
+
+
+def test_the_readme_runs_datasette_as_the_browser_test_does() -> None:
+    """The README's command loads the metadata and the plugin the pages need (without it, every page fails)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "datasette queries.db --metadata deploy/datasette.yaml --plugins-dir deploy/datasette_plugins\n" in readme
+    assert (PLUGINS / "policy_bot.py").is_file()
