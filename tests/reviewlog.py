@@ -71,9 +71,14 @@ def standard_rows(index: Index) -> list[QueryRecord]:
 
 
 async def write_log(path: Path, rows: Iterable[QueryRecord], user_key: bytes | None = None) -> Path:
-    """Write `rows` to a new log at `path` through QueryLog, as the bot does, and close it."""
+    """Write `rows` to a new log at `path` through QueryLog, as the bot does, and close it: each question
+    is recorded without its vote, which its asker then casts, so the vote has its time as in Slack."""
     async with await QueryLog.open(path, user_key=user_key) as log:
+        rows = list(rows)
         for row in rows:
-            log.record(row)
+            log.record(row.model_copy(update={"feedback": None}))
         assert await log.flush(timeout=10)
+        for row in rows:
+            if row.feedback:
+                assert row.user and await log.set_feedback(row.id, row.user, row.feedback) == "recorded"
     return path
