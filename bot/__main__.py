@@ -31,6 +31,10 @@ NEW_CONVERSATION = {"/new", "/reset"}  # typed in chat: forget the conversation 
 LIST_LIMIT = 50  # questions `queries` lists unless --limit says otherwise
 MAX_LIMIT = 2**63 - 1  # the largest number SQLite takes as a LIMIT
 T = TypeVar("T")
+DEFAULT_QUESTION_SETS = (
+    Path("tests/questions.yaml"),
+    Path("tests/questions_blind.yaml"),
+)  # evaluate, from the repository
 
 
 class UsageError(Exception):
@@ -214,36 +218,32 @@ def cmd_start(args: argparse.Namespace, settings: Settings, out: Console) -> int
 def cmd_evaluate(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     from bot.evaluate import evaluate, parse_set
 
-    try:
-        questions, conversations = parse_set(Path(args.questions).read_text(encoding="utf-8"))
-    except ValueError as exc:  # the file is not a question set; its name leads the message
-        raise UsageError(f"{args.questions}: {exc}") from None
+    paths = [Path(p) for p in args.questions] or [p for p in DEFAULT_QUESTION_SETS if p.is_file()]
+    if not paths:
+        raise UsageError("no question set: name one (a YAML file, see tests/questions.yaml)")
+    sets = []
+    for path in paths:
+        try:
+            sets.append((path, parse_set(path.read_text(encoding="utf-8"))))
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        except ValueError as exc:  # the file is not a question set; its name leads the message
+            raise UsageError(f"{path}: {exc}") from None
     index, _ = build_index(settings)
-    report = evaluate(index, questions, top=settings.results, conversations=conversations)
-    out.print(
-        f"hit@1 {report.hit_at(1):.3f}  hit@3 {report.hit_at(3):.3f}  pinpoint {report.pinpoint:.3f}  "
-        f"on-topic abstained {report.wrongly_abstained:.3f}  "
-        f"off-topic answered {len(report.off_topic_answered)}/{len(report.off_topic)}"
-    )
-    if report.follow_ups:
-        right = sum(1 for f in report.follow_ups if f.right_at(3))
-        out.print(
-            f"follow-ups right {right}/{len(report.follow_ups)} ({report.follow_ups_right(3):.3f} in the top 3, "
-            f"{report.follow_ups_right(1):.3f} at rank 1)"
-        )
-    for outcome in report.on_topic:
-        if outcome.rank != 1:
-            out.print(f"  rank {outcome.rank or '-'}: {outcome.question.q}", style="dim")
-    for outcome in report.off_topic_answered:
-        out.print(f"  answered off-topic: {outcome.question.q}", style="red")
-    for follow_up in report.follow_ups:
-        if not follow_up.right_at(1):
-            searched = follow_up.resolved if follow_up.resolved is not None else "(not answered)"
-            out.print(
-                f"  follow-up rank {follow_up.rank or '-'}: {follow_up.question.q} -> {searched}",
-                style="dim",
-                markup=False,
-            )
+    reports = [
+        (path, evaluate(index, qs.questions, top=settings.results, conversations=qs.conversations), qs.held_out)
+        for path, qs in sets
+    ]
+    out.print(view.evaluation_table([(p.name + (" (held out)" if held else ""), r) for p, r, held in reports]))
+    for path, report, held_out in reports:
+        if held_out:  # what missed would invite tuning on it: its figures only
+            out.print(f"{path.name} is held out: which of its questions missed is not shown.", style="dim")
+            continue
+        lines = view.misses(report)
+        if lines:
+            out.print(f"{path.name}: not first, or answered when off-topic:")
+            for line in lines:
+                out.print(line)
     return 0
 
 
@@ -375,7 +375,12 @@ def parser() -> argparse.ArgumentParser:
         run=cmd_index
     )
     ev = sub.add_parser("evaluate", help="measure answer quality on a question set")
-    ev.add_argument("questions", nargs="?", default="tests/questions.yaml", help="YAML question set")
+    ev.add_argument(
+        "questions",
+        nargs="*",
+        help="YAML question sets (default: tests/questions.yaml, the tuning set, and tests/questions_blind.yaml, "
+        "held out)",
+    )
     ev.set_defaults(run=cmd_evaluate)
     q = sub.add_parser(
         "queries",

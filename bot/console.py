@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from bot.evaluate import Report
 from bot.extract import kind_of
 from bot.models import Answer, Article, Hit, count, format_date
 from bot.search import Index
@@ -125,3 +126,45 @@ def _extent(article: Article) -> str:
     if article.pages is not None:
         return count(article.pages, "page")
     return count(article.sections, "section") if article.sections else ""
+
+
+def evaluation_table(reports: Sequence[tuple[str, Report]]) -> Table:
+    """Each question set's figures side by side: one column a set, one row a measure."""
+    table = Table(title="Answer quality", title_justify="left")
+    table.add_column("measure")
+    for name, _ in reports:
+        table.add_column(name, justify="right")
+
+    def share(part: int, whole: int) -> str:
+        return f"{part / whole:.3f} ({part}/{whole})" if whole else "-"
+
+    def row(label: str, cell: Callable[[Report], str]) -> None:
+        table.add_row(label, *(cell(report) for _, report in reports))
+
+    row("hit@1", lambda r: share(sum(o.rank == 1 for o in r.on_topic), len(r.on_topic)))
+    row("hit@3", lambda r: share(sum(o.rank is not None and o.rank <= 3 for o in r.on_topic), len(r.on_topic)))
+    row("pinpoint", lambda r: share(sum(o.pinpointed for o in r.on_topic), len(r.on_topic)))
+    row("false abstentions", lambda r: share(len(r.false_abstentions), len(r.on_topic)))
+    row("off-topic abstained", lambda r: share(sum(not o.answered for o in r.off_topic), len(r.off_topic)))
+    for kind in ("domain", "general"):
+
+        def abstained(report: Report, kind: str = kind) -> str:
+            asked = report.off_topic_of_kind(kind)
+            return share(sum(not o.answered for o in asked), len(asked))
+
+        row(f"  of them in {kind} words", abstained)
+    row("follow-ups right (top 3)", lambda r: share(sum(f.right_at(3) for f in r.follow_ups), len(r.follow_ups)))
+    row("follow-ups right (rank 1)", lambda r: share(sum(f.right_at(1) for f in r.follow_ups), len(r.follow_ups)))
+    return table
+
+
+def misses(report: Report) -> list[Text]:
+    """What a set's figures are made of: answerable questions not first, off-topic ones answered,
+    follow-ups not first (with what they were read as)."""
+    lines = [Text(f"  rank {o.rank or '-'}: {o.question.q}", style="dim") for o in report.on_topic if o.rank != 1]
+    lines += [Text(f"  answered off-topic: {o.question.q}", style="red") for o in report.off_topic_answered]
+    for follow_up in report.follow_ups:
+        if not follow_up.right_at(1):
+            searched = follow_up.resolved if follow_up.resolved is not None else "(not answered)"
+            lines.append(Text(f"  follow-up rank {follow_up.rank or '-'}: {follow_up.question.q} -> {searched}", "dim"))
+    return lines

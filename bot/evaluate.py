@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -27,6 +27,7 @@ class Question:
     q: str
     expect: str | None  # phrase a correct excerpt contains; None: the bot must abstain
     source: str | None = None  # the article the phrase comes from
+    kind: str | None = None  # of an off-topic question: "domain" (in the domain's words) or "general"
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,31 @@ class Report:
     def off_topic_answered(self) -> list[Outcome]:
         return [o for o in self.off_topic if o.answered]
 
+    @property
+    def false_abstentions(self) -> list[Outcome]:
+        """Answerable questions the bot said nothing covers."""
+        return [o for o in self.on_topic if not o.answered]
+
+    def off_topic_of_kind(self, kind: str) -> list[Outcome]:
+        return [o for o in self.off_topic if o.question.kind == kind]
+
+
+class QuestionSet(NamedTuple):
+    """A question set as read from its YAML file."""
+
+    questions: list[Question]
+    conversations: list[list[Question]]
+    held_out: bool  # `held_out: true`: only its figures are shown, never which questions missed
+
 
 def parse_questions(text: str) -> list[Question]:
     """Questions from YAML: `questions: [{q, expect, source}]`; ValueError saying, in one line, what is wrong."""
-    return parse_set(text)[0]
+    return parse_set(text).questions
 
 
-def parse_set(text: str) -> tuple[list[Question], list[list[Question]]]:
-    """A question set's questions and its conversations (`conversations: [{turns: [{q, expect, source}]}]`,
-    optional); ValueError saying, in one line, what is wrong."""
+def parse_set(text: str) -> QuestionSet:
+    """A question set's questions, its conversations (`conversations: [{turns: [{q, expect, source}]}]`,
+    optional) and whether it is held out (`held_out: true`); ValueError saying, in one line, what is wrong."""
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -114,16 +131,17 @@ def parse_set(text: str) -> tuple[list[Question], list[list[Question]]]:
         isinstance(c, dict) and isinstance(c.get("turns"), list) for c in conversations
     ):
         raise ValueError("'conversations:' is a list of {turns: [{q, expect, source}]}")
-    return questions, [_questions(c["turns"], f"conversation {n}, turn") for n, c in enumerate(conversations, 1)]
+    turns = [_questions(c["turns"], f"conversation {n}, turn") for n, c in enumerate(conversations, 1)]
+    return QuestionSet(questions, turns, data.get("held_out") is True)
 
 
 def _questions(items: list[Any], what: str) -> list[Question]:
     for number, item in enumerate(items, 1):
         if not isinstance(item, dict) or "q" not in item:
             raise ValueError(f"{what} {number} has no 'q:'; each is {{q, expect, source}}")
-        if not all(isinstance(item.get(key), str | None) for key in ("expect", "source")):
-            raise ValueError(f"{what} {number}: 'expect:' and 'source:' are text, or left out")
-    return [Question(str(i["q"]), i.get("expect"), i.get("source")) for i in items]
+        if not all(isinstance(item.get(key), str | None) for key in ("expect", "source", "kind")):
+            raise ValueError(f"{what} {number}: 'expect:', 'source:' and 'kind:' are text, or left out")
+    return [Question(str(i["q"]), i.get("expect"), i.get("source"), i.get("kind")) for i in items]
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
