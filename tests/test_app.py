@@ -169,14 +169,17 @@ async def test_short_follow_up_in_the_thread_is_read_with_the_question(bot: Bot)
     assert row.typed == "and in 2016-17?"
 
 
-async def test_the_year_before_in_a_thread_answers_for_that_year_and_says_what_it_searched(bot: Bot) -> None:
-    first = await ask(bot, QUESTION)
-    thread = first["event"]["ts"]
+async def in_thread(bot: Bot, question: str, follow_up: str) -> tuple[Any, Any]:
+    """Ask `question`, then `follow_up` in the answer's thread: the two posts (the answer, the follow-up's)."""
+    first = await ask(bot, question)
     await bot.posts(1)
+    await bot.event(thread_message_event(follow_up, thread_ts=first["event"]["ts"]))
+    [answer, call] = await bot.posts(2)
+    return answer, call
 
-    await bot.event(thread_message_event("and the year before?", thread_ts=thread))
 
-    [first_answer, call] = await bot.posts(2)
+async def test_the_year_before_in_a_thread_answers_for_that_year_and_says_what_it_searched(bot: Bot) -> None:
+    first_answer, call = await in_thread(bot, QUESTION, "and the year before?")
     [_, row] = await bot.rows()
     assert "Searching for" not in reads(first_answer.params)  # the question searched is the one typed
     assert reads(call.params).startswith("Searching for: How many CCGs overspent in 2016-17?")
@@ -186,26 +189,15 @@ async def test_the_year_before_in_a_thread_answers_for_that_year_and_says_what_i
 
 
 async def test_what_did_he_say_in_a_thread_asks_about_the_person_the_answer_named(bot: Bot) -> None:
-    first = await ask(bot, "who is the head of the spending watchdog that reviewed CCGs?")
-    thread = first["event"]["ts"]
-    [answer] = await bot.posts(1)
+    question = "who is the head of the spending watchdog that reviewed CCGs?"
+    answer, call = await in_thread(bot, question, "what did he say?")
     assert "Amyas Morse" in reads(answer.params)
-
-    await bot.event(thread_message_event("what did he say?", thread_ts=thread))
-
-    [_, call] = await bot.posts(2)
     assert reads(call.params).startswith("Searching for: what did Amyas Morse say?")
     assert "We have seen almost three decades of change to NHS commissioning" in reads(call.params)
 
 
 async def test_a_complete_question_in_the_thread_is_answered_on_its_own(bot: Bot) -> None:
-    first = await ask(bot, QUESTION)
-    thread = first["event"]["ts"]
-    await bot.posts(1)
-
-    await bot.event(thread_message_event("and how many CCGs were rated inadequate?", thread_ts=thread))
-
-    [_, call] = await bot.posts(2)
+    _, call = await in_thread(bot, QUESTION, "and how many CCGs were rated inadequate?")
     [_, row] = await bot.rows()
     assert "Searching for" not in reads(call.params)
     assert "‘requires improvement’ or ‘inadequate’" in reads(call.params)

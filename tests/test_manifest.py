@@ -4,6 +4,7 @@ for ever; a scope the code needs but the manifest lacks fails at run time with m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import create_app
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.engine import Engine
 from bot.querylog import QueryLog
 from bot.slack_client import web_client
@@ -70,8 +71,9 @@ def test_the_two_modes_differ_only_in_how_slack_reaches_the_bot() -> None:
     assert not any("url" in c for c in socket["features"]["slash_commands"])
 
 
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[tuple[AsyncApp, FakeSlack]]:
+@contextlib.asynccontextmanager
+async def parts(tmp_path: Path) -> AsyncIterator[tuple[Settings, Engine, QueryLog, FakeSlack]]:
+    """What `create_app` is given when the bot starts, against a fake Slack."""
     async with FakeSlack() as slack:
         settings = load_settings(
             knowledge_dir=KNOWLEDGE,
@@ -82,9 +84,15 @@ async def app(tmp_path: Path) -> AsyncIterator[tuple[AsyncApp, FakeSlack]]:
         )
         engine = await Engine.start(KNOWLEDGE, settings.min_relevance)
         async with await QueryLog.open(settings.query_log_path) as log:
-            bolt, listeners = create_app(settings, engine, log, web_client(settings), socket_mode=True)
-            yield bolt, slack
-            await listeners.idle(5)
+            yield settings, engine, log, slack
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[tuple[AsyncApp, FakeSlack]]:
+    async with parts(tmp_path) as (settings, engine, log, slack):
+        bolt, listeners = create_app(settings, engine, log, web_client(settings), socket_mode=True)
+        yield bolt, slack
+        await listeners.idle(5)
 
 
 def _event(event_type: str) -> dict[str, Any]:
@@ -115,21 +123,12 @@ async def test_starting_with_the_token_in_the_environment_logs_no_warning_about_
 ) -> None:
     """Docker's env_file puts SLACK_BOT_TOKEN in the environment; Bolt then warned at every start
     that the token "will be unused" though the client uses that very token. Its other warnings stay."""
-    async with FakeSlack() as slack:
+    async with parts(tmp_path) as (settings, engine, log, slack):
         monkeypatch.setenv("SLACK_BOT_TOKEN", slack.bot_token)
-        settings = load_settings(
-            knowledge_dir=KNOWLEDGE,
-            slack_bot_token=slack.bot_token,
-            slack_app_token=slack.app_token,
-            slack_api_url=slack.api_url,
-            query_log_path=tmp_path / "queries.db",
-        )
-        engine = await Engine.start(KNOWLEDGE, settings.min_relevance)
-        async with await QueryLog.open(settings.query_log_path) as log:
-            with caplog.at_level(logging.DEBUG):
-                create_app(settings, engine, log, web_client(settings), socket_mode=True)
-                create_app(settings, engine, log, web_client(settings), socket_mode=True)  # a second start
-                logging.getLogger("slack_bolt.AsyncApp").warning("another warning")
+        with caplog.at_level(logging.DEBUG):
+            create_app(settings, engine, log, web_client(settings), socket_mode=True)
+            create_app(settings, engine, log, web_client(settings), socket_mode=True)  # a second start
+            logging.getLogger("slack_bolt.AsyncApp").warning("another warning")
     messages = [r.getMessage() for r in caplog.records]
     assert not [m for m in messages if "token will be unused" in m]
     assert "another warning" in messages
