@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.corpus import MAX_FILE_BYTES
-from bot.search import DEFAULT_MIN_RELEVANCE
+from bot.defaults import DEFAULT_MIN_RELEVANCE
 
 SLACK_API_URL = "https://slack.com/api/"
 MIN_HASH_KEY = 32

@@ -40,13 +40,13 @@ from bot.bm25 import BM25Index, BM25Params
 from bot.catalog import Catalog
 from bot.common_words import COMMON_WORDS
 from bot.corpus import Corpus
+from bot.defaults import DEFAULT_MIN_RELEVANCE as DEFAULT_MIN_RELEVANCE  # re-exported: its home was here
 from bot.models import Answer, Article, Hit, LoadProblem, Strength
 from bot.passages import MAX_CHARS, excerpt
 from bot.pinpoint import Kind, answer_span, question_kind
 from bot.spelling import Speller, corrected
 from bot.text import CONCEPTS, IRREGULAR, PERCENT, YEAR, Analyzer, Synonyms, Term, acronyms_in
 
-DEFAULT_MIN_RELEVANCE = 0.22  # off-topic questions peak at 0.19, correct answers start at 0.245
 CANDIDATES = 30  # BM25's best passages examined for relevance
 MAX_TERMS = 64  # a question's terms beyond this are not searched for
 EVIDENCE_IDEAS = 3  # everyday ideas a passage must share with a question when no specific one matches
