@@ -363,12 +363,12 @@ class Listeners:
             result = "not_found"
         except QueryLogError as exc:
             logger.warning("vote not saved: %s", exc)
-            await respond(**_note("Sorry, I couldn't save your feedback just now. Please try again later."))
+            await respond(**_note(reply.feedback_not_saved_note()))
             return
         if result == "not_yours":
-            await respond(**_note("Only the person who asked can rate this answer. Ask me yourself to rate it."))
+            await respond(**_note(reply.not_yours_to_rate_note()))
         elif result == "not_found":
-            await respond(**_note("I can't find that question any more, so the feedback was not saved."))
+            await respond(**_note(reply.feedback_lost_note()))
         else:
             await self._show_vote(body, query_id, offset, vote, respond)
 
@@ -380,7 +380,7 @@ class Listeners:
         blocks = (body.get("message") or {}).get("blocks")
         if blocks:
             thanks = reply.with_vote(blocks, vote)
-            await _deliver(respond(replace_original=True, text="Thanks for the feedback", blocks=thanks))
+            await _deliver(respond(replace_original=True, text=reply.voted_text(), blocks=thanks))
             return
         record = await self.log.get(query_id)
         if record is not None:  # the page voted on: "more results" pages have their own offset
@@ -433,7 +433,7 @@ class Listeners:
         """`_own_question`, with the clicker told why when the click may not act on it."""
         found = await self._own_question(body, action, asker_only)
         if found is None:
-            refusal = NOT_YOURS_TO_SHARE if asker_only else NOT_A_QUESTION_I_KNOW
+            refusal = reply.not_yours_to_share_note() if asker_only else reply.unknown_button_note()
             await respond(**_note(refusal))
         return found
 
@@ -473,7 +473,7 @@ class Listeners:
             await respond(**reply.refusal_message().kwargs())
             return
         if verb == "reload":
-            await respond(text="Reloading the knowledge base… I'll keep answering from the current one meanwhile.")
+            await respond(text=reply.reloading_note())
             report = await self.engine.reload()
             logger.info("reload by %s: ok=%s version=%s", self.log.pseudonym(user), report.ok, report.version)
             await respond(**reply.reload_message(report).kwargs())
@@ -547,8 +547,6 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
 
 
 UNSENT = "not confirmed: the bot stopped while sending the answer"
-NOT_YOURS_TO_SHARE = "Only the person who asked can share this answer."
-NOT_A_QUESTION_I_KNOW = "That button doesn't belong to a question I know, so I did nothing."
 
 
 def _unsent(record: QueryRecord) -> QueryRecord:
@@ -569,16 +567,14 @@ async def _deliver(sending: Awaitable[Any]) -> str | None:
     """Send a message; a failure (after the client's own retries) is logged and returned as words."""
     try:
         result = await sending
-    except SlackApiError as exc:
-        why = f"Slack answered HTTP {exc.response.status_code} {exc.response.get('error')}"
-    except Exception as exc:  # network errors after retries, timeouts
-        why = f"could not reach Slack: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # Slack's errors; network errors and time-outs after retries
+        why = reply.slack_failure(exc)
     else:
         status = getattr(result, "status_code", 200)  # respond() reports HTTP errors instead of raising
         if status < 400:
             return None
-        why = f"Slack answered HTTP {status}"
-    error = f"the reply could not be delivered: {why}"
+        why = reply.slack_refused(status)
+    error = reply.undelivered(why)
     logger.error(error)
     return error
 

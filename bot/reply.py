@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
@@ -282,6 +283,62 @@ def error_message(problem: str) -> Message:
     advice = "Please try again in a minute. If it keeps happening, tell an admin."
     text = f"*Sorry, I couldn't answer that:* {reason}\n{advice}"
     return _plain(text, f"Sorry, I couldn't answer that: {_short(problem, 300) or 'something went wrong'}")
+
+
+# Short notes of our own wording, sent as a message's plain `text` (no blocks), mostly where only the clicker sees them.
+
+
+def feedback_not_saved_note() -> str:
+    """A vote the query log could not save."""
+    return "Sorry, I couldn't save your feedback just now. Please try again later."
+
+
+def not_yours_to_rate_note() -> str:
+    """Someone other than the asker clicked 👍 or 👎."""
+    return "Only the person who asked can rate this answer. Ask me yourself to rate it."
+
+
+def feedback_lost_note() -> str:
+    """A vote on a question the query log no longer has (deleted by retention, or never there)."""
+    return "I can't find that question any more, so the feedback was not saved."
+
+
+def not_yours_to_share_note() -> str:
+    """Someone other than the asker clicked *Share in channel*."""
+    return "Only the person who asked can share this answer."
+
+
+def unknown_button_note() -> str:
+    """A click on a button naming no question this bot may act on (forged, or from another channel)."""
+    return "That button doesn't belong to a question I know, so I did nothing."
+
+
+def voted_text() -> str:
+    """The fallback text of an answer redrawn to show a vote (`with_vote`)."""
+    return "Thanks for the feedback"
+
+
+def reloading_note() -> str:
+    """Sent when an admin's reload starts: it can take a while, and questions are still answered."""
+    return "Reloading the knowledge base… I'll keep answering from the current one meanwhile."
+
+
+def slack_failure(exc: BaseException) -> str:
+    """Why a call to Slack failed, in words for the log and the query log (never shown in Slack)."""
+    if isinstance(exc, SlackApiError):
+        return slack_refused(exc.response.status_code, exc.response.get("error"))
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"could not reach Slack: {detail}"
+
+
+def slack_refused(status: int, error: object = None) -> str:
+    """Slack answered a call with an error: its HTTP status and, when it gave one, its error code."""
+    return f"Slack answered HTTP {status} {error}" if error else f"Slack answered HTTP {status}"
+
+
+def undelivered(why: str) -> str:
+    """A reply that could not be delivered, and `why` (see `slack_failure`)."""
+    return f"the reply could not be delivered: {why}"
 
 
 def too_long_message(length: int, limit: int) -> Message:

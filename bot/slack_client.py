@@ -62,6 +62,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.config import Settings, SettingsError
 from bot.limits import Pacer
 from bot.logs import Scrubber
+from bot.reply import slack_failure
 
 logger = logging.getLogger("bot.slack_client")
 
@@ -304,7 +305,7 @@ async def post_message(
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             unverified = True
             again = "posting it once more (it may show twice)" if attempt < retries else "giving up"
-            logger.warning("message %s timed out and looking for it failed (%s): %s", key, _failure(exc), again)
+            logger.warning("message %s timed out and looking for it failed (%s): %s", key, slack_failure(exc), again)
             continue
         if found is not None:
             logger.info("message %s timed out but Slack had posted it: not posting it again", key)
@@ -353,9 +354,3 @@ def _as_posted(client: AsyncWebClient, channel: str, message: dict[str, Any]) ->
         headers={},
         status_code=200,
     )
-
-
-def _failure(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return f"Slack answered HTTP {exc.response.status_code} {exc.response.get('error')}"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
