@@ -1,9 +1,11 @@
 """The Slack app: listeners that read as sentences (parse the question, search, render, say, record).
 
-Where people ask: an @mention in a channel (answered in its thread), a direct message, a message in
-a thread the bot already answered (a follow-up, no mention needed), and `/ask` (answered to the
-asker only, with a button to share). Admins use `/ask-admin`. Everything the listeners need
-(settings, engine, query log) reaches them through `Listeners`, never through module globals.
+Where people ask: an @mention in a channel or a group DM (answered in its thread), a direct message,
+a message in a thread the bot already answered (a follow-up, no mention needed), and `/ask`
+(answered to the asker only, with a button to share). A group DM is treated as a channel: the bot
+hears every message there (message.mpim) but answers only a mention and follow-ups in its threads.
+Admins use `/ask-admin`. Everything the listeners need (settings, engine, query log) reaches them
+through `Listeners`, never through module globals.
 
 Each person may ask USER_QUESTIONS_PER_MINUTE questions a minute, wherever they ask; a question
 over that is logged with why and not answered, and the asker is told, at most once a minute, where
@@ -147,6 +149,7 @@ class Listeners:
         channel = str(event.get("channel", ""))
         if channel.startswith("D"):
             return  # a mention inside a DM also arrives as a direct message: answered there
+        # Channels, private channels and group DMs (ids starting C or G) are answered in the mention's thread.
         thread = event.get("thread_ts")
         # A mention in a thread the bot answered is a follow-up too ("@bot and in 2016-17?").
         last = await self._last_turn(channel, str(thread)) if thread else None
@@ -160,7 +163,7 @@ class Listeners:
         if event.get("channel_type") == "im":
             await self._message(event, body, context, client, "dm", thread_ts=event.get("thread_ts"))
             return
-        thread = event.get("thread_ts")
+        thread = event.get("thread_ts")  # a channel's, private channel's or group DM's message
         bot_user = context.get("bot_user_id")
         if not thread or (bot_user and f"<@{bot_user}" in str(event.get("text", ""))):
             return  # not a follow-up, or a mention: `app_mention` answers that

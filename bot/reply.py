@@ -269,7 +269,7 @@ def usage_message() -> Message:
     lines = [
         "Ask me about NHS and local-government commissioning policy. I answer with verbatim excerpts from "
         "the knowledge base, each with its source.",
-        "• In a channel: mention me, then your question.",
+        "• In a channel or a group DM: mention me, then your question.",
         "• In a direct message: just type your question.",
         "• Anywhere: `/ask` and your question. Only you see the answer, and you can share it.",
         "• To follow up, reply in the thread of an answer, for example _and in 2016-17?_",

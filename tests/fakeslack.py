@@ -66,6 +66,7 @@ BOT_ID = "BBOT"
 USER_ID = "U222"
 CHANNEL_ID = "C111"
 DM_CHANNEL_ID = "D111"
+GROUP_DM_CHANNEL_ID = "G222"  # a group DM (mpim): ids like a private channel's (Slack's examples start with G)
 
 RESPONSE_URL = "response_url"
 """The `method` under which posts to a `fake.response_url()` are recorded."""

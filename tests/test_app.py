@@ -30,6 +30,7 @@ from tests.fakeslack import (
     BOT_USER_ID,
     CHANNEL_ID,
     DM_CHANNEL_ID,
+    GROUP_DM_CHANNEL_ID,
     JSON,
     TEAM_ID,
     USER_ID,
@@ -152,6 +153,36 @@ async def test_mention_inside_a_dm_delivered_as_mention_and_as_message_is_answer
     rows = await bot.rows()
     assert len(bot.slack.calls("chat.postMessage")) == 1
     assert [(row.surface, row.question) for row in rows] == [("dm", QUESTION)]
+
+
+async def test_group_dm_mention_and_follow_up_are_answered_in_the_thread_and_nothing_else(bot: Bot) -> None:
+    """With message.mpim the bot hears every message of a group DM it is in; it answers only a mention
+    (delivered both as app_mention and as a message) and follow-ups in a thread it answered."""
+    chatter = channel_message(QUESTION, channel=GROUP_DM_CHANNEL_ID, channel_type="mpim")
+    ts, text = new_ts(), mention_text(QUESTION)
+    mention = app_mention_event(text, channel=GROUP_DM_CHANNEL_ID, ts=ts)
+    also_a_message = channel_message(text, channel=GROUP_DM_CHANNEL_ID, channel_type="mpim", ts=ts, event_ts=ts)
+
+    replies = [await bot.event(event) for event in (chatter, mention, also_a_message)]
+
+    [answer] = await bot.posts(1)
+    assert [r.status for r in replies] == [200, 200, 200]
+    assert (answer.params["channel"], answer.params["thread_ts"]) == (GROUP_DM_CHANNEL_ID, ts)
+    assert ANSWER in reads(answer.params)
+
+    in_group_dm = {"channel": GROUP_DM_CHANNEL_ID, "channel_type": "mpim"}
+    await bot.event(thread_message_event("and in 2016-17?", thread_ts=ts, **in_group_dm))
+    await bot.event(thread_message_event("and in 2016-17?", thread_ts=chatter["event"]["ts"], **in_group_dm))
+
+    [_, follow_up] = await bot.posts(2)
+    rows = await bot.rows()
+    assert (follow_up.params["channel"], follow_up.params["thread_ts"]) == (GROUP_DM_CHANNEL_ID, ts)
+    assert "57 CCGs in 2016-17" in reads(follow_up.params)
+    assert [(row.surface, row.channel, row.question) for row in rows] == [
+        ("mention", GROUP_DM_CHANNEL_ID, QUESTION),
+        ("thread", GROUP_DM_CHANNEL_ID, "How many CCGs overspent in 2016-17?"),
+    ]
+    assert len(bot.slack.calls("chat.postMessage")) == 2  # not the chatter, nor a reply in its thread
 
 
 async def test_short_follow_up_in_the_thread_is_read_with_the_question(bot: Bot) -> None:
@@ -636,18 +667,19 @@ async def test_forged_and_stale_requests_are_refused(bot: Bot) -> None:
 
 
 async def test_every_subscribed_event_is_acknowledged(bot: Bot) -> None:
-    # The manifests subscribe to app_mention, message.im, message.channels and message.groups:
-    # an event with no listener gets 404, and Slack retries it.
+    # The manifests subscribe to app_mention, message.im, message.channels, message.groups and
+    # message.mpim: an event with no listener gets 404, and Slack retries it.
     deliveries = [
         app_mention_event(mention_text(QUESTION)),
         dm_event(QUESTION),
         channel_message("hello all"),
         channel_message("hello group", channel="G111", channel_type="group"),
+        channel_message("hello group DM", channel=GROUP_DM_CHANNEL_ID, channel_type="mpim"),
     ]
 
     replies = [await bot.event(event) for event in deliveries]
 
-    assert [r.status for r in replies] == [200, 200, 200, 200]
+    assert [r.status for r in replies] == [200] * len(deliveries)
     assert len(await bot.posts(2)) == 2
 
 

@@ -35,6 +35,7 @@ EVENT_SCOPES = {
     "message.im": "im:history",  # direct messages
     "message.channels": "channels:history",  # follow-ups in public channel threads
     "message.groups": "groups:history",  # follow-ups in private channel threads
+    "message.mpim": "mpim:history",  # follow-ups in group DM threads
 }
 OTHER_SCOPES = {"chat:write", "commands", "users:read"}  # replies; /ask and /ask-admin; workspace admin check
 COMMANDS = {"/ask", "/ask-admin"}
