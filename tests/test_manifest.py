@@ -61,6 +61,33 @@ def test_manifest_declares_exactly_what_the_code_uses(name: str) -> None:
     assert data["features"]["app_home"]["messages_tab_enabled"] is True  # people can DM the bot
 
 
+def test_the_deploy_readme_explains_every_event_and_scope_the_manifests_ask_for() -> None:
+    """An admin installing the app is asked to grant each scope: deploy/README.md says why each is there."""
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    for name in MANIFESTS:
+        data = manifest(name)
+        asked = [*data["settings"]["event_subscriptions"]["bot_events"], *data["oauth_config"]["scopes"]["bot"]]
+        assert [item for item in asked if f"`{item}`" not in readme] == []
+
+
+def test_the_readme_walks_through_connecting_the_bot_to_slack() -> None:
+    """The set-up steps a newcomer needs: the settings file, where each secret is found, inviting the bot."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Connecting it to Slack") :]
+    section = section[: section.index("\n### ", 1)]
+    for step in ("cp .env.example .env", "deploy/manifest-socket.yaml", "deploy/manifest-http.yaml", "/invite @"):
+        assert step in section
+    for setting, page in (
+        ("SLACK_APP_TOKEN", "*App-Level Tokens*"),
+        ("SLACK_SIGNING_SECRET", "*Signing Secret*"),
+        ("SLACK_BOT_TOKEN", "*OAuth & Permissions*"),
+    ):
+        [row] = [line for line in section.splitlines() if line.strip().startswith(f"| `{setting}`")]
+        assert page in row
+    assert "`connections:write`" in section and "`message.mpim`" in section and "`mpim:history`" in section
+    assert f"@{manifest('socket')['features']['bot_user']['display_name']}" in section  # the name to invite
+
+
 def test_the_two_modes_differ_only_in_how_slack_reaches_the_bot() -> None:
     socket, http = manifest("socket"), manifest("http")
     assert socket["settings"]["socket_mode_enabled"] is True
