@@ -163,7 +163,7 @@ class Listeners:
         if event.get("channel_type") == "im":
             await self._message(event, body, context, client, "dm", thread_ts=event.get("thread_ts"))
             return
-        thread = event.get("thread_ts")  # a channel's, private channel's or group DM's message
+        thread = event.get("thread_ts")
         bot_user = context.get("bot_user_id")
         if not thread or (bot_user and f"<@{bot_user}" in str(event.get("text", ""))):
             return  # not a follow-up, or a mention: `app_mention` answers that
