@@ -82,7 +82,7 @@ def render_answer(answer: Answer, articles: Sequence[Article], typed: str | None
 def nothing_found(answer: Answer, articles: Sequence[Article]) -> list[Text]:
     searched = ", ".join(answer.terms) if answer.terms else "(no searchable words)"
     lines = [
-        Text(answer.not_mentioned() or "Nothing in the knowledge base answers that.", style="bold"),
+        Text(answer.nothing_found(), style="bold"),
         Text(f"Searched for: {searched}"),
         Text(f"The knowledge base has {len(articles)} article{'s' if len(articles) != 1 else ''}:"),
     ]

@@ -116,6 +116,10 @@ class Answer(Frozen):
         """'Nothing in the knowledge base mentions PFI.' when the question's subject is missing."""
         return f"Nothing in the knowledge base mentions {', '.join(self.missing)}." if self.missing else None
 
+    def nothing_found(self) -> str:
+        """The first line of a reply that found nothing, in Slack and the terminal alike."""
+        return self.not_mentioned() or "Nothing in the knowledge base answers that."
+
 
 class LoadProblem(Frozen):
     """A file in the knowledge folder that was skipped or only partly understood."""

@@ -218,7 +218,7 @@ def _citation(hit: Hit) -> str:
 
 def _nothing_found(answer: Answer, titles: Sequence[str]) -> list[dict[str, Any]]:
     searched = ", ".join(answer.terms) if answer.terms else "(no searchable words)"
-    heading = _mrkdwn(answer.not_mentioned() or "Nothing in the knowledge base answers that.", 500)
+    heading = _mrkdwn(answer.nothing_found(), 500)
     blocks = [_section(f"*{heading}*\nSearched for: {_mrkdwn(searched, 500)}")]
     if titles:
         lines = [f"The knowledge base has {count(len(titles), 'article')}:"]
@@ -247,7 +247,7 @@ def _actions(query_id: str, offset: int, next_offset: int | None, share: bool, c
 
 def _answer_text(answer: Answer, shown: int) -> str:
     if answer.abstained:
-        heading = answer.not_mentioned() or "Nothing in the knowledge base answers that."
+        heading = answer.nothing_found()
         return f"{heading} Searched for: {', '.join(answer.terms) or '(nothing)'}"
     lines = [f"{count(shown, 'answer')} from the knowledge base:"]
     for rank, hit in enumerate(answer.hits[:shown], answer.offset + 1):

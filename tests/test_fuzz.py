@@ -174,8 +174,10 @@ def check_answer(answer: Answer, message: reply.Message, index: Index) -> None:
         assert hit.relevance >= index.min_relevance
     if answer.abstained:
         first = sections(message)[0]
-        assert first.startswith("*Nothing in the knowledge base answers that.*\nSearched for: ")
-        assert message.text.startswith("Nothing in the knowledge base answers that.")
+        heading = answer.nothing_found()  # "... answers that.", or "... mentions PFI." (a missing subject)
+        assert heading.startswith("Nothing in the knowledge base")
+        assert first.startswith(f"*{reply.escape(heading)}*\nSearched for: ")
+        assert message.text.startswith(heading)
         if not answer.terms:
             assert "(no searchable words)" in first
         return
