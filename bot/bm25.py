@@ -59,7 +59,9 @@ class Postings:
 
     def __post_init__(self) -> None:
         offsets, docs = self.offsets, self.docs
-        if not (len(offsets) == len(self.idf) + 1 and len(docs) == len(self.weights) == len(self.tf) == int(offsets[-1])):
+        if not (
+            len(offsets) == len(self.idf) + 1 and len(docs) == len(self.weights) == len(self.tf) == int(offsets[-1])
+        ):
             raise ValueError("BM25 arrays do not fit together")
         if len(self.doc_len) == 0 or (len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= len(self.doc_len))):
             raise ValueError("BM25 postings name passages the index does not have")
@@ -116,7 +118,9 @@ class BM25Index:
         posting_terms, posting_docs = terms[starts], docs[starts]
         tf = np.diff(np.append(starts, total)).astype(np.int32)
         del terms, docs, new, starts
-        self._set(vocabulary, params, _postings(len(vocabulary), params, doc_len.copy(), posting_terms, posting_docs, tf))
+        self._set(
+            vocabulary, params, _postings(len(vocabulary), params, doc_len.copy(), posting_terms, posting_docs, tf)
+        )
 
     def updated(self, keep: npt.NDArray[np.bool_], added: Sequence[Sequence[str]], order: Int32s) -> BM25Index:
         """This index with only the passages where `keep` is true, then the passages `added` (as

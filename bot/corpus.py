@@ -126,7 +126,9 @@ def load(folder: Path, max_bytes: int = MAX_FILE_BYTES, listing: Listing | None 
     listing = listing or list_folder(folder)
     problems: list[LoadProblem] = list(listing.problems)
     files: dict[str, FileState] = {}
-    pages = read_pages(folder, [source for _, source in _article_files(list(listing.files), problems)], problems, max_bytes, files)
+    pages = read_pages(
+        folder, [source for _, source in _article_files(list(listing.files), problems)], problems, max_bytes, files
+    )
     listed = listing.sources
     if SIDECAR_FILE in listed:
         text = _read_small(folder, SIDECAR_FILE, problems, "ignoring it", files)

@@ -23,19 +23,21 @@ it names.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from bot import corpus
+from bot import clean, corpus
 from bot.catalog import Catalog
-from bot.corpus import SIDECAR_FILE, SYNONYMS_FILE, FileState, Listing, is_article
+from bot.corpus import SYNONYMS_FILE, FileState, Listing, is_article
 from bot.models import Article, LoadProblem, Passage
 from bot.search import Index, IndexParts, version_of
+from bot.sidecar import SIDECAR_FILE
 from bot.text import Analyzer, CorpusFacts, acronyms_in, text_facts
 
 
@@ -62,13 +64,18 @@ def changed_files(index: Index, listing: Listing, max_bytes: int) -> tuple[set[s
         except OSError:
             changed.add(source)  # read it, to report why it cannot be
             continue
-        if old is None or not old.sha256 or status.st_size > max_bytes:
+        if _changed(old, status, max_bytes, functools.partial(_sha256, listing, source)):
             changed.add(source)
-        elif (old.size, old.mtime_ns) != (status.st_size, status.st_mtime_ns):
-            if status.st_size != old.size or _sha256(listing, source) != old.sha256:
-                changed.add(source)
     removed = {s for s in known if s not in listed and s not in (SYNONYMS_FILE, SIDECAR_FILE)}
     return changed, removed
+
+
+def _changed(old: FileState | None, status: os.stat_result, max_bytes: int, sha256: Callable[[], str]) -> bool:
+    """Whether a file differs from what was read: unknown, not read then (too large), now too
+    large, another size, or another modification time and another content hash."""
+    if old is None or not old.sha256 or status.st_size > max_bytes or status.st_size != old.size:
+        return True
+    return old.mtime_ns != status.st_mtime_ns and sha256() != old.sha256
 
 
 def _differs(old: FileState | None, path: os.PathLike[str] | None) -> bool:
@@ -84,7 +91,7 @@ def _differs(old: FileState | None, path: os.PathLike[str] | None) -> bool:
 def _sha256(listing: Listing, source: str) -> str:
     try:
         with corpus.open_inside(listing.folder, source) as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
+            return hashlib.sha256(f.read()).hexdigest()
     except OSError:
         return ""
 
@@ -97,8 +104,6 @@ def update(index: Index, listing: Listing, max_bytes: int) -> Index | None:
     sidecar_changed = _differs(parts.files.get(SIDECAR_FILE), dict((s, p) for p, s in listing.files).get(SIDECAR_FILE))
     if sidecar_changed:
         raise Rebuild(f"{SIDECAR_FILE} changed")
-    if not changed and not removed:
-        return None
     folder = listing.folder
     problems: list[LoadProblem] = list(listing.problems)
     articles_listed = [s for _, s in listing.files if is_article(s)]
@@ -107,6 +112,10 @@ def update(index: Index, listing: Listing, max_bytes: int) -> Index | None:
         for _, s in listing.files
         if s not in (SYNONYMS_FILE, SIDECAR_FILE) and not is_article(s)
     )
+    if not changed and not removed:
+        unlisted = {p for p in parts.problems if p.source not in parts.files or p.source == SIDECAR_FILE}
+        if unlisted == set(problems) | {p for p in parts.problems if p.source == SIDECAR_FILE}:
+            return None  # the same files, and the same names skipped
     files: dict[str, FileState] = {s: f for s, f in parts.files.items() if s not in changed and s not in removed}
     pages = corpus.read_pages(folder, sorted(changed), problems, max_bytes, files)
     if SIDECAR_FILE in listing.sources:
@@ -217,7 +226,7 @@ def _chrome(
     chrome = {}
     for page in pages:
         chrome[page.source] = frozenset(
-            corpus.clean.paragraph_key(b.text)
+            clean.paragraph_key(b.text)
             for b in page.document.blocks
             if others[corpus.paragraph_hash(b.text)] + after[corpus.paragraph_hash(b.text)] >= 3
         )
@@ -249,4 +258,3 @@ def _touched(index: Index, old: Analyzer, new: Analyzer) -> npt.NDArray[np.bool_
         docs, _weights = index.bm25.postings(form[0])
         touched[docs] = True
     return touched
-

@@ -160,7 +160,9 @@ def save(index: Index, path: Path, knowledge: str) -> None:
         "learned": analyzer.learned,
         "files": {source: [f.size, f.mtime_ns, f.sha256] for source, f in parts.files.items()},
         "key_sources": list(parts.keys),
-        "definitions": {group: [[list(form), a] for form, a in forms] for group, forms in parts.facts.definitions.items()},
+        "definitions": {
+            group: [[list(form), a] for form, a in forms] for group, forms in parts.facts.definitions.items()
+        },
         "arrays": {},
     }
     # Offsets depend on the header's length, which depends on the offsets: lay the arrays out
@@ -262,7 +264,9 @@ def _counter(blob: npt.NDArray[np.uint8], counts: npt.NDArray[np.int64]) -> Coun
     return Counter(dict(zip(words, counts.tolist(), strict=True)))
 
 
-def _keys(sources: list[str], keys: npt.NDArray[np.uint64], counts: npt.NDArray[np.int64]) -> dict[str, tuple[int, ...]]:
+def _keys(
+    sources: list[str], keys: npt.NDArray[np.uint64], counts: npt.NDArray[np.int64]
+) -> dict[str, tuple[int, ...]]:
     if len(sources) != len(counts) or int(counts.sum()) != len(keys):
         raise ValueError("the paragraph keys do not fit their documents")
     ends = np.cumsum(counts).tolist()
