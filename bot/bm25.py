@@ -47,17 +47,21 @@ class Postings:
 
     Term i's postings are `docs[offsets[i]:offsets[i + 1]]` (passage numbers, ascending) with
     their `weights` (each posting's share of the score above the baseline); `idf[i]` is its idf;
-    `doc_len[d]` is passage d's length in terms."""
+    `doc_len[d]` is passage d's length in terms; `tf` each posting's term frequency, kept so an
+    index can be updated passage by passage (`BM25Index.updated`) without the passages' text."""
 
     doc_len: Int32s
     idf: Floats
     offsets: Ints
     docs: Int32s
     weights: Floats
+    tf: Int32s
 
     def __post_init__(self) -> None:
         offsets, docs = self.offsets, self.docs
-        if not (len(offsets) == len(self.idf) + 1 and len(docs) == len(self.weights) == int(offsets[-1])):
+        if not (
+            len(offsets) == len(self.idf) + 1 and len(docs) == len(self.weights) == len(self.tf) == int(offsets[-1])
+        ):
             raise ValueError("BM25 arrays do not fit together")
         if len(self.doc_len) == 0 or (len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= len(self.doc_len))):
             raise ValueError("BM25 postings name passages the index does not have")
@@ -65,6 +69,22 @@ class Postings:
     def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         """The arrays by field name (the names bot/store.py writes and `Postings(**arrays)` reads)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _postings(size: int, params: BM25Params, doc_len: Int32s, terms: Int32s, docs: Int32s, tf: Int32s) -> Postings:
+    """The postings of passages given as (term, passage, term frequency) triples, sorted by term
+    and then passage: each posting's share of the score, as rank_bm25 computes it."""
+    n = len(doc_len)
+    total = int(doc_len.sum())
+    df = np.bincount(terms, minlength=size)
+    lengths_f = doc_len.astype(np.float64)
+    idf = np.log((n + 1) / df.astype(np.float64))
+    k1, b = params.k1, params.b
+    norm = k1 * (1 - b + b * lengths_f / (total / n))
+    tf_f = tf.astype(np.float64)
+    weights = idf[terms] * (tf_f * (k1 + 1) / (norm[docs] + tf_f))
+    offsets = np.concatenate(([0], np.cumsum(df)))
+    return Postings(doc_len, idf, offsets, docs, weights, tf)
 
 
 class BM25Index:
@@ -96,18 +116,53 @@ class BM25Index:
             new[1:] |= docs[1:] != docs[:-1]
         starts = np.flatnonzero(new)
         posting_terms, posting_docs = terms[starts], docs[starts]
-        tf = np.diff(np.append(starts, total))
+        tf = np.diff(np.append(starts, total)).astype(np.int32)
         del terms, docs, new, starts
-        df = np.bincount(posting_terms, minlength=len(vocabulary))
-        lengths_f = doc_len.astype(np.float64)
+        self._set(
+            vocabulary, params, _postings(len(vocabulary), params, doc_len.copy(), posting_terms, posting_docs, tf)
+        )
 
-        idf = np.log((n + 1) / df.astype(np.float64))
-        k1, b = params.k1, params.b
-        norm = k1 * (1 - b + b * lengths_f / (total / n))
-        tf_f = tf.astype(np.float64)
-        weights = idf[posting_terms] * (tf_f * (k1 + 1) / (norm[posting_docs] + tf_f))
-        offsets = np.concatenate(([0], np.cumsum(df)))
-        self._set(vocabulary, params, Postings(doc_len.copy(), idf, offsets, posting_docs, weights))
+    def updated(self, keep: npt.NDArray[np.bool_], added: Sequence[Sequence[str]], order: Int32s) -> BM25Index:
+        """This index with only the passages where `keep` is true, then the passages `added` (as
+        their terms), renumbered: passage i of the result is `order[i]` of (kept, then added).
+        The scores are exactly those of an index built on the resulting passages; only the
+        added passages' terms are counted, the kept ones' come from the postings."""
+        vocabulary = dict(self.vocabulary)
+        add = vocabulary.setdefault
+        new_terms: list[int] = []
+        new_docs: list[int] = []
+        new_tf: list[int] = []
+        kept = int(keep.sum())
+        lengths = [len(doc) for doc in added]
+        for d, doc in enumerate(added, kept):
+            for term, count in Counter(doc).items():
+                new_terms.append(add(term, len(vocabulary)))
+                new_docs.append(d)
+                new_tf.append(count)
+        renumber = np.empty(keep.size, dtype=np.int32)  # old passage -> its place among the kept
+        renumber[keep] = np.arange(kept, dtype=np.int32)
+        place = np.empty(len(order), dtype=np.int32)  # (kept, then added) -> place in the result
+        place[order] = np.arange(len(order), dtype=np.int32)
+        old_terms = np.repeat(np.arange(len(self.idf), dtype=np.int32), np.diff(self.offsets))
+        mask = keep[self.docs]
+        terms = np.concatenate((old_terms[mask], np.array(new_terms, dtype=np.int32)))
+        docs = place[np.concatenate((renumber[self.docs[mask]], np.array(new_docs, dtype=np.int32)))]
+        tf = np.concatenate((self.data.tf[mask], np.array(new_tf, dtype=np.int32)))
+        del old_terms, mask
+        by = np.lexsort((docs, terms))  # by term, then passage: each term's postings ascending
+        terms, docs, tf = terms[by], docs[by], tf[by]
+        # Drop the terms no passage has any more, as a build on the passages would never see them.
+        present = np.zeros(len(vocabulary), dtype=bool)
+        present[terms] = True
+        names = list(vocabulary)
+        vocabulary = {names[i]: j for j, i in enumerate(np.flatnonzero(present).tolist())}
+        terms = (np.cumsum(present, dtype=np.int32) - 1)[terms]
+        doc_len = np.concatenate((self.doc_len[keep], np.array(lengths, dtype=np.int32)))[order]
+        if not doc_len.size:
+            raise ValueError("BM25 needs at least one passage")
+        index = BM25Index.__new__(BM25Index)
+        index._set(vocabulary, self.params, _postings(len(vocabulary), self.params, doc_len, terms, docs, tf))
+        return index
 
     @classmethod
     def restore(cls, vocabulary: dict[str, int], params: BM25Params, postings: Postings) -> BM25Index:

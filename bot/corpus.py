@@ -25,8 +25,9 @@ import itertools
 import os
 import re
 import stat
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -64,6 +65,8 @@ class Corpus:
     passages: tuple[Passage, ...]
     problems: tuple[LoadProblem, ...]
     synonyms: str  # text of synonyms.txt, "" if there is none
+    files: Mapping[str, FileState] = field(default_factory=dict)  # every article file read, by source
+    keys: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # paragraph keys of each document read
 
     def passage_counts(self) -> dict[str, int]:
         counts = dict.fromkeys((a.source for a in self.articles), 0)
@@ -73,33 +76,90 @@ class Corpus:
 
 
 @dataclass(frozen=True)
+class FileState:
+    """An article file as last read: a reload re-reads it only if its size or modification time
+    differ and then, if its content hash is the same, it is unchanged all the same."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The knowledge folder's files, listed once per reload and handed to every step that needs
+    them (the saved index's check, the loader); each file is still opened with `open_inside`."""
+
+    folder: Path
+    files: tuple[tuple[Path, str], ...]
+    problems: tuple[LoadProblem, ...]  # what is visible but not listed (links out, too deep...)
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return frozenset(source for _, source in self.files)
+
+
+def list_folder(folder: Path) -> Listing:
+    """The folder's files as `visible_files` lists them; KnowledgeError if it is not a folder."""
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise KnowledgeError(f"knowledge folder {folder} {what}: set KNOWLEDGE_DIR or pass --knowledge")
+    problems: list[LoadProblem] = []
+    files = visible_files(folder, problems)
+    return Listing(folder, tuple(files), tuple(problems))
+
+
+def paragraph_hash(paragraph: str) -> int:
+    """A 64-bit digest of a paragraph's key (clean.paragraph_key), as the saved index keeps it."""
+    return int.from_bytes(hashlib.blake2b(clean.paragraph_key(paragraph).encode(), digest_size=8).digest(), "little")
+
+
+@dataclass(frozen=True)
 class _Page:
     source: str
     front: clean.FrontMatter  # what the admin says: front matter, overridden by the sidecar
     document: extract.Document  # what the file says: its blocks, and metadata inferred from them
 
 
-def load(folder: Path, max_bytes: int = MAX_FILE_BYTES) -> Corpus:
+def load(folder: Path, max_bytes: int = MAX_FILE_BYTES, listing: Listing | None = None) -> Corpus:
     """Read, clean and split every article under `folder`; a file over `max_bytes` is skipped."""
-    if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise KnowledgeError(f"knowledge folder {folder} {what}: set KNOWLEDGE_DIR or pass --knowledge")
-    problems: list[LoadProblem] = []
-    files = visible_files(folder, problems)
+    listing = listing or list_folder(folder)
+    problems: list[LoadProblem] = list(listing.problems)
+    files: dict[str, FileState] = {}
+    pages = read_pages(
+        folder, [source for _, source in _article_files(list(listing.files), problems)], problems, max_bytes, files
+    )
+    listed = listing.sources
+    if SIDECAR_FILE in listed:
+        text = _read_small(folder, SIDECAR_FILE, problems, "ignoring it", files)
+        pages = _with_sidecar(pages, text, problems, {source for source in listed if is_article(source)})
+    synonyms = (
+        _read_small(folder, SYNONYMS_FILE, problems, "searching without synonyms", files)
+        if SYNONYMS_FILE in listed
+        else ""
+    )
+    return build(folder, pages, problems, synonyms, files)
+
+
+def read_pages(
+    folder: Path, sources: Sequence[str], problems: list[LoadProblem], max_bytes: int, files: dict[str, FileState]
+) -> list[_Page]:
+    """The listed article files `sources`, read; what each file was when read goes into `files`."""
     pages: list[_Page] = []
-    for _, source in _article_files(files, problems):
-        data = _read_bytes(folder, source, problems, max_bytes)
+    for source in sources:
+        data = _read_bytes(folder, source, problems, max_bytes, files)
         page = None if data is None else _page(source, data, problems)
         if page is not None:
             pages.append(page)
-    listed = {source for _, source in files}
-    if SIDECAR_FILE in listed:
-        text = _read_small(folder, SIDECAR_FILE, problems, "ignoring it")
-        pages = _with_sidecar(pages, text, problems, {source for source in listed if is_article(source)})
-    synonyms = (
-        _read_small(folder, SYNONYMS_FILE, problems, "searching without synonyms") if SYNONYMS_FILE in listed else ""
-    )
-    return build(folder, pages, problems, synonyms)
+    return pages
+
+
+def sidecar_pages(
+    folder: Path, pages: list[_Page], problems: list[LoadProblem], sources: set[str], files: dict[str, FileState]
+) -> list[_Page]:
+    """`pages` with the sidecar's metadata (its warnings into `problems`)."""
+    text = _read_small(folder, SIDECAR_FILE, problems, "ignoring it", files)
+    return _with_sidecar(pages, text, problems, sources)
 
 
 def _page(source: str, data: bytes, problems: list[LoadProblem]) -> _Page | None:
@@ -142,7 +202,13 @@ def _with_sidecar(pages: list[_Page], text: str, problems: list[LoadProblem], so
     return result
 
 
-def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], synonyms: str) -> Corpus:
+def build(
+    folder: Path,
+    pages: Sequence[_Page],
+    problems: list[LoadProblem],
+    synonyms: str,
+    files: Mapping[str, FileState] | None = None,
+) -> Corpus:
     shared = clean.shared_text([[b.text for b in p.document.blocks] for p in pages])
     for a, b in shared.copies:
         problems.append(
@@ -156,74 +222,97 @@ def build(folder: Path, pages: Sequence[_Page], problems: list[LoadProblem], syn
     passages: list[Passage] = []
     slugs: set[str] = set()
     for page in pages:
-        document = page.document
-        blocks = document.blocks
-        cleaned = clean.clean([b.text for b in blocks], shared.chrome, title=page.front.title or document.title)
-        if not cleaned.paragraphs:
-            problems.append(
-                LoadProblem(source=page.source, message="no article text left after removing site chrome and comments")
-            )
-            continue
-        title = page.front.title or document.title or cleaned.title
-        if title is None:
-            title = _title_from_name(page.source)
-            problems.append(
-                LoadProblem(
-                    source=page.source,
-                    message="found no headline; using the file name (add 'title:' front matter)",
-                    skipped=False,
-                )
-            )
-        slug = _slug(page.source, slugs)
-        kept = _kept(blocks, cleaned.paragraphs)
-        sections = {b.section for b in kept if b.section}
-        article = Article(
-            source=page.source,
-            slug=slug,
-            title=title,
-            published=page.front.published or document.published or cleaned.published,
-            publisher=page.front.publisher or document.publisher,
-            url=page.front.url or document.url,
-            author=document.author,
-            pages=document.pages,
-            sections=len(sections) if sections else None,
-            digest="",
+        made = article_of(page, shared.chrome, slugs, problems)
+        if made is not None:
+            articles.append(made[0])
+            passages.extend(made[1])
+    keys = {p.source: document_keys(p) for p in pages}
+    return Corpus(folder, tuple(articles), tuple(passages), in_order(problems), synonyms, dict(files or {}), keys)
+
+
+def in_order(problems: Iterable[LoadProblem]) -> tuple[LoadProblem, ...]:
+    """Problems grouped by file name, each file's in the order found: the same after a full load
+    and after an update of a few files (bot/incremental.py)."""
+    return tuple(sorted(problems, key=lambda p: p.source))
+
+
+def document_keys(page: _Page) -> tuple[int, ...]:
+    """The paragraph keys of a document (clean.shared_text's, hashed), each once, sorted."""
+    return tuple(sorted({paragraph_hash(b.text) for b in page.document.blocks}))
+
+
+def article_of(
+    page: _Page, chrome: AbstractSet[str], slugs: set[str], problems: list[LoadProblem]
+) -> tuple[Article, list[Passage]] | None:
+    """A document's article and passages, with the paragraphs in `chrome` removed; None (and a
+    problem saying why) if no text is left. Its slug is added to `slugs`."""
+    document = page.document
+    blocks = document.blocks
+    cleaned = clean.clean([b.text for b in blocks], chrome, title=page.front.title or document.title)
+    if not cleaned.paragraphs:
+        problems.append(
+            LoadProblem(source=page.source, message="no article text left after removing site chrome and comments")
         )
-        # The digest says whether a reload changed the article: its text, or what its citation says.
-        seen = "\n\n".join((article.model_dump_json(), *cleaned.paragraphs))
-        article = article.model_copy(update={"digest": hashlib.sha256(seen.encode()).hexdigest()[:16]})
-        articles.append(article)
-        overlong = overlong_sentences(cleaned.paragraphs)
-        if overlong:
-            runs = "a run" if overlong == 1 else f"{overlong:,} runs"
-            problems.append(
-                LoadProblem(
-                    source=page.source,
-                    message=f"{runs} of over {MAX_SENTENCE_CHARS:,} characters without a sentence end (a table?), "
-                    "cut between words into passages",
-                    skipped=False,
-                )
+        return None
+    title = page.front.title or document.title or cleaned.title
+    if title is None:
+        title = _title_from_name(page.source)
+        problems.append(
+            LoadProblem(
+                source=page.source,
+                message="found no headline; using the file name (add 'title:' front matter)",
+                skipped=False,
             )
-        # Passages never span two pages or sections, so each cites exactly one.
-        texts: list[str] = []
-        places: list[extract.Block] = []
-        for (page_number, section), run in itertools.groupby(kept, key=lambda b: (b.page, b.section)):
-            for text in split_passages([b.text for b in run]):
-                texts.append(text)
-                places.append(extract.Block("", page=page_number, section=section))
-        for number, (text, heading, place) in enumerate(zip(texts, section_headings(texts), places, strict=True), 1):
-            passages.append(
-                Passage(
-                    id=f"{slug}-{number}",
-                    article=article,
-                    number=number,
-                    text=text,
-                    heading=heading,
-                    page=place.page,
-                    section=place.section,
-                )
+        )
+    slug = _slug(page.source, slugs)
+    kept = _kept(blocks, cleaned.paragraphs)
+    sections = {b.section for b in kept if b.section}
+    article = Article(
+        source=page.source,
+        slug=slug,
+        title=title,
+        published=page.front.published or document.published or cleaned.published,
+        publisher=page.front.publisher or document.publisher,
+        url=page.front.url or document.url,
+        author=document.author,
+        pages=document.pages,
+        sections=len(sections) if sections else None,
+        digest="",
+    )
+    # The digest says whether a reload changed the article: its text, or what its citation says.
+    seen = "\n\n".join((article.model_dump_json(), *cleaned.paragraphs))
+    article = article.model_copy(update={"digest": hashlib.sha256(seen.encode()).hexdigest()[:16]})
+    overlong = overlong_sentences(cleaned.paragraphs)
+    if overlong:
+        runs = "a run" if overlong == 1 else f"{overlong:,} runs"
+        problems.append(
+            LoadProblem(
+                source=page.source,
+                message=f"{runs} of over {MAX_SENTENCE_CHARS:,} characters without a sentence end (a table?), "
+                "cut between words into passages",
+                skipped=False,
             )
-    return Corpus(folder, tuple(articles), tuple(passages), tuple(problems), synonyms)
+        )
+    # Passages never span two pages or sections, so each cites exactly one.
+    texts: list[str] = []
+    places: list[extract.Block] = []
+    for (page_number, section), run in itertools.groupby(kept, key=lambda b: (b.page, b.section)):
+        for text in split_passages([b.text for b in run]):
+            texts.append(text)
+            places.append(extract.Block("", page=page_number, section=section))
+    passages = [
+        Passage(
+            id=f"{slug}-{number}",
+            article=article,
+            number=number,
+            text=text,
+            heading=heading,
+            page=place.page,
+            section=place.section,
+        )
+        for number, (text, heading, place) in enumerate(zip(texts, section_headings(texts), places, strict=True), 1)
+    ]
+    return article, passages
 
 
 def _kept(blocks: Sequence[extract.Block], paragraphs: Sequence[str]) -> list[extract.Block]:
@@ -363,16 +452,22 @@ def too_large(max_bytes: int) -> str:
     return f"larger than {max_bytes / 1_000_000:g} MB (the MAX_FILE_MB setting); split it, or raise MAX_FILE_MB"
 
 
-def _read_bytes(folder: Path, source: str, problems: list[LoadProblem], max_bytes: int) -> bytes | None:
+def _read_bytes(
+    folder: Path, source: str, problems: list[LoadProblem], max_bytes: int, files: dict[str, FileState]
+) -> bytes | None:
     def skip(reason: str) -> None:
         problems.append(LoadProblem(source=source, message=reason))
 
     try:
         with open_inside(folder, source) as f:
-            if os.fstat(f.fileno()).st_size > max_bytes:
+            status = os.fstat(f.fileno())
+            if status.st_size > max_bytes:
+                files[source] = FileState(status.st_size, status.st_mtime_ns, "")
                 skip(too_large(max_bytes))
                 return None
-            return f.read(max_bytes + 1)
+            data = f.read(max_bytes + 1)
+            files[source] = FileState(status.st_size, status.st_mtime_ns, hashlib.sha256(data).hexdigest())
+            return data
     except OutsideFolder:
         skip(LINK_OUTSIDE)
         return None
@@ -396,11 +491,16 @@ def _decode(data: bytes, skip: Callable[[str], None]) -> str | None:
     return text
 
 
-def _read_small(folder: Path, source: str, problems: list[LoadProblem], otherwise: str) -> str:
+def _read_small(
+    folder: Path, source: str, problems: list[LoadProblem], otherwise: str, files: dict[str, FileState]
+) -> str:
     """synonyms.txt or articles.yaml as text; "" (and a problem saying so) if it cannot be read."""
     try:
         with open_inside(folder, source) as f:
-            return f.read().decode("utf-8-sig")
+            status = os.fstat(f.fileno())
+            data = f.read()
+            files[source] = FileState(status.st_size, status.st_mtime_ns, hashlib.sha256(data).hexdigest())
+            return data.decode("utf-8-sig")
     except OutsideFolder:
         problems.append(LoadProblem(source=source, message=LINK_OUTSIDE))
         return ""

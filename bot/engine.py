@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bot import store
-from bot.corpus import ARTICLE_SUFFIXES, MAX_FILE_BYTES, KnowledgeError, is_article, load, visible_files
+from bot import incremental, store
+from bot.corpus import ARTICLE_SUFFIXES, MAX_FILE_BYTES, KnowledgeError, is_article, list_folder, load, visible_files
 from bot.models import Answer, ReloadReport
 from bot.search import Index
 
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 # Below this many bytes of articles (about 3,000 passages, 2 s to index) a build runs in a
 # thread: starting a Python process and importing the bot costs about half a second.
 PROCESS_ABOVE_BYTES = 4_000_000
-Source = Literal["built", "saved"]
+Source = Literal["built", "saved", "updated"]
 
 
 class IndexBuildError(Exception):
@@ -49,7 +49,9 @@ class Opened:
     """An index and where it came from."""
 
     index: Index
-    source: Source  # "saved": read from the saved index; "built": indexed from the folder
+    source: (
+        Source  # "saved": read from the saved index; "built": indexed from the folder; "updated": changed files only
+    )
     not_reused: str | None = None  # why the saved index could not be used, when there is one to use
     save_error: str | None = None  # why the new index could not be saved for next time
 
@@ -231,6 +233,26 @@ class Engine:
     def search(self, question: str, top: int, offset: int = 0) -> Answer:
         return self.index.search(question, top=top, offset=offset)
 
+    def _updated(self, old: Index) -> Opened | None:
+        """The current index brought up to date by re-reading only the changed files
+        (bot/incremental.py), saved for next time; None when only a full build will do."""
+        listing = list_folder(self.folder)
+        knowledge = store.knowledge_fingerprint(self.folder, self.max_bytes) if self.saved is not None else ""
+        try:
+            new = incremental.update(old, listing, self.max_bytes)
+        except incremental.Rebuild as exc:
+            logger.info("reload of %s re-reads every file: %s", self.folder, exc)
+            return None
+        if new is None:
+            return Opened(old, "saved")
+        save_error = None
+        if self.saved is not None:
+            try:
+                store.save(new, self.saved, knowledge)
+            except OSError as exc:
+                save_error = f"{self.saved}: {exc.strerror or exc}"
+        return Opened(new, "updated", save_error=save_error)
+
     @property
     def reloading(self) -> bool:
         return self._reloading.locked()
@@ -257,9 +279,11 @@ class Engine:
                 )
 
             try:
-                opened = await open_index_off_loop(
-                    self.folder, self.min_relevance, self.saved, self.process_above, self.max_bytes
-                )
+                opened = await asyncio.to_thread(self._updated, old)
+                if opened is None:
+                    opened = await open_index_off_loop(
+                        self.folder, self.min_relevance, self.saved, self.process_above, self.max_bytes
+                    )
             except (KnowledgeError, IndexBuildError, OSError, ValueError) as exc:
                 return failed(str(exc))
             except Exception as exc:
@@ -299,6 +323,9 @@ def _log_opened(opened: Opened, saved: Path | None, seconds: float) -> None:
     size = f"{len(index.articles):,} articles, {len(index.passages):,} passages, version {index.version}"
     if opened.source == "saved":
         logger.info("index read from %s in %.2f s: %s", saved, seconds, size)
+        return
+    if opened.source == "updated":
+        logger.info("index updated from the changed files in %.2f s: %s", seconds, size)
         return
     if opened.not_reused and saved is not None:
         logger.info("saved index %s not used: %s", saved, opened.not_reused)

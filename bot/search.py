@@ -26,9 +26,9 @@ import hashlib
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import get_args
@@ -39,13 +39,24 @@ from rapidfuzz.distance import OSA
 from bot.bm25 import BM25Index, BM25Params
 from bot.catalog import Catalog
 from bot.common_words import COMMON_WORDS
-from bot.corpus import Corpus
+from bot.corpus import Corpus, FileState
 from bot.defaults import DEFAULT_MIN_RELEVANCE as DEFAULT_MIN_RELEVANCE  # re-exported: its home was here
-from bot.models import Answer, Article, Hit, LoadProblem, Strength
+from bot.models import Answer, Article, Hit, LoadProblem, Passage, Strength
 from bot.passages import MAX_CHARS, excerpt
 from bot.pinpoint import Kind, answer_span, question_kind
 from bot.spelling import Speller, corrected
-from bot.text import CONCEPTS, IRREGULAR, PERCENT, YEAR, Analyzer, Synonyms, Term, acronyms_in
+from bot.text import (
+    CONCEPTS,
+    IRREGULAR,
+    PERCENT,
+    YEAR,
+    Analyzer,
+    CorpusFacts,
+    Synonyms,
+    Term,
+    acronyms_in,
+    text_facts,
+)
 
 CANDIDATES = 30  # BM25's best passages examined for relevance
 MAX_TERMS = 64  # a question's terms beyond this are not searched for
@@ -75,6 +86,11 @@ class IndexParts:
     analyzer: Analyzer  # knows the corpus's acronyms and their long forms
     bm25: BM25Index
     version: str  # changes whenever the passages, titles, synonyms or ranking parameters do
+    # What an update of a few files needs (bot/incremental.py): each article file as read, the
+    # paragraph keys of each document, and the analyzer's facts counted over the passages.
+    files: Mapping[str, FileState] = field(default_factory=dict)
+    keys: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    facts: CorpusFacts = field(default_factory=CorpusFacts)
 
 
 @dataclass(frozen=True)
@@ -100,6 +116,14 @@ class Query:
     kind: Kind = None  # what the question asks for: a figure, a year, a person (bot/pinpoint.py)
 
 
+def version_of(params: BM25Params, synonyms: str, passages: Iterable[Passage]) -> str:
+    """The index's version: changes whenever the passages, titles, synonyms or ranking parameters do."""
+    digest = hashlib.sha256(repr((params, synonyms)).encode())
+    for p in passages:
+        digest.update(f"\0{p.id}\0{p.article.digest}\0{p.place()}\0{p.text}".encode())  # digest: text, metadata
+    return digest.hexdigest()[:12]
+
+
 class Index:
     """An immutable search index over a knowledge folder's passages."""
 
@@ -109,13 +133,12 @@ class Index:
         """Index a loaded knowledge folder."""
         if not corpus.passages:
             raise ValueError("no passages to index")
-        texts = [p.indexed_text for p in corpus.passages]
-        analyzer = Analyzer.for_corpus(texts, extra_acronyms=acronyms_in(corpus.synonyms))
-        bm25 = BM25Index((analyzer.terms(t) for t in texts), params)  # one passage's terms at a time
-        del texts
-        digest = hashlib.sha256(repr((params, corpus.synonyms)).encode())
+        extra = acronyms_in(corpus.synonyms)
+        facts = CorpusFacts()
         for p in corpus.passages:
-            digest.update(f"\0{p.id}\0{p.article.digest}\0{p.place()}\0{p.text}".encode())  # digest: text, metadata
+            facts.add(text_facts(p.indexed_text), p.article.source)
+        analyzer = facts.analyzer(extra)
+        bm25 = BM25Index((analyzer.terms(p.indexed_text) for p in corpus.passages), params)  # one passage at a time
         parts = IndexParts(
             folder=corpus.folder,
             catalog=Catalog.of(corpus.articles, corpus.passages),
@@ -123,7 +146,10 @@ class Index:
             synonyms=corpus.synonyms,
             analyzer=analyzer,
             bm25=bm25,
-            version=digest.hexdigest()[:12],
+            version=version_of(params, corpus.synonyms, corpus.passages),
+            files=corpus.files,
+            keys=corpus.keys,
+            facts=facts,
         )
         self._assemble(parts, min_relevance)
 

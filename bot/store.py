@@ -31,6 +31,7 @@ import hashlib
 import importlib.util
 import json
 import os
+from collections import Counter
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,14 @@ import numpy.typing as npt
 
 from bot.bm25 import BM25Index, BM25Params, Postings
 from bot.catalog import Catalog
-from bot.corpus import MAX_FILE_BYTES, SYNONYMS_FILE, is_article, open_inside, visible_files
+from bot.corpus import MAX_FILE_BYTES, SYNONYMS_FILE, FileState, is_article, open_inside, visible_files
 from bot.models import Article, LoadProblem
 from bot.search import Index, IndexParts
 from bot.sidecar import SIDECAR_FILE
-from bot.text import Analyzer
+from bot.text import Analyzer, CorpusFacts
 
 MAGIC = b"policy-bot index\n"
-FORMAT = 2  # 2: passages carry a page and a section
+FORMAT = 3  # 2: passages carry a page and a section; 3: what an update of a few files needs
 CHECKSUM = 32  # bytes of SHA-256 at the end of the file
 _CHUNK = 1 << 20  # bytes read and hashed at a time
 _VOCABULARY_CHUNK = 20_000  # terms added to the vocabulary per step (see _vocabulary)
@@ -138,6 +139,10 @@ def save(index: Index, path: Path, knowledge: str) -> None:
         "sections": catalog.sections,
         "section_ends": catalog.section_ends,
         "articles": np.frombuffer(articles, dtype=np.uint8),
+        "keys": np.fromiter((k for ks in parts.keys.values() for k in ks), dtype=np.uint64),
+        "key_counts": np.fromiter(map(len, parts.keys.values()), dtype=np.int64, count=len(parts.keys)),
+        **_counter_arrays("capitals", parts.facts.capitals),
+        **_counter_arrays("lower_words", parts.facts.lower_words),
     }
     analyzer = parts.analyzer
     header: dict[str, Any] = {
@@ -153,6 +158,11 @@ def save(index: Index, path: Path, knowledge: str) -> None:
         "acronyms": sorted(analyzer.acronyms),
         "long_forms": [[list(form), acronym] for form, acronym in analyzer.long_forms.items()],
         "learned": analyzer.learned,
+        "files": {source: [f.size, f.mtime_ns, f.sha256] for source, f in parts.files.items()},
+        "key_sources": list(parts.keys),
+        "definitions": {
+            group: [[list(form), a] for form, a in forms] for group, forms in parts.facts.definitions.items()
+        },
         "arrays": {},
     }
     # Offsets depend on the header's length, which depends on the offsets: lay the arrays out
@@ -191,8 +201,10 @@ def save(index: Index, path: Path, knowledge: str) -> None:
     _sync_folder(path.parent)
 
 
-def load(path: Path, folder: Path, knowledge: str, min_relevance: float) -> Index:
-    """The index of `folder` saved at `path`, if it is whole and current; Unusable (saying why) if not."""
+def load(path: Path, folder: Path, knowledge: str | None, min_relevance: float) -> Index:
+    """The index of `folder` saved at `path`, if it is whole and current; Unusable (saying why) if not.
+    With `knowledge` None, an index of an older state of the folder is read too (its `parts.files`
+    say which files it was made from: bot/incremental.py brings it up to date)."""
     header, data = _read(path, knowledge)
     try:
         arrays = _arrays(header, data)
@@ -226,13 +238,43 @@ def load(path: Path, folder: Path, knowledge: str, min_relevance: float) -> Inde
             analyzer=analyzer,
             bm25=bm25,
             version=str(header["version"]),
+            files={source: FileState(int(a), int(b), str(c)) for source, (a, b, c) in header["files"].items()},
+            keys=_keys(header["key_sources"], arrays["keys"], arrays["key_counts"]),
+            facts=CorpusFacts(
+                _counter(arrays["capitals"], arrays["capitals_counts"]),
+                _counter(arrays["lower_words"], arrays["lower_words_counts"]),
+                {g: [(tuple(form), str(a)) for form, a in forms] for g, forms in header["definitions"].items()},
+            ),
         )
     except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise Unusable(f"it is damaged ({exc})") from exc
     return Index.restore(parts, min_relevance)
 
 
-def _read(path: Path, knowledge: str) -> tuple[dict[str, Any], bytes]:
+def _counter_arrays(name: str, counter: Counter[str]) -> dict[str, npt.NDArray[Any]]:
+    words = "\n".join(counter).encode()
+    counts = np.fromiter(counter.values(), dtype=np.int64, count=len(counter))
+    return {name: np.frombuffer(words, dtype=np.uint8), f"{name}_counts": counts}
+
+
+def _counter(blob: npt.NDArray[np.uint8], counts: npt.NDArray[np.int64]) -> Counter[str]:
+    words = blob.tobytes().decode().split("\n") if blob.size else []
+    if len(words) != len(counts):
+        raise ValueError("a word count does not fit its words")
+    return Counter(dict(zip(words, counts.tolist(), strict=True)))
+
+
+def _keys(
+    sources: list[str], keys: npt.NDArray[np.uint64], counts: npt.NDArray[np.int64]
+) -> dict[str, tuple[int, ...]]:
+    if len(sources) != len(counts) or int(counts.sum()) != len(keys):
+        raise ValueError("the paragraph keys do not fit their documents")
+    ends = np.cumsum(counts).tolist()
+    flat = keys.tolist()
+    return {s: tuple(flat[end - n : end]) for s, n, end in zip(sources, counts.tolist(), ends, strict=True)}
+
+
+def _read(path: Path, knowledge: str | None) -> tuple[dict[str, Any], bytes]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -260,7 +302,7 @@ def _read(path: Path, knowledge: str) -> tuple[dict[str, Any], bytes]:
         raise Unusable(f"it is in another format ({header.get('format')!r}, this bot reads {FORMAT})")
     if header.get("code") != code_fingerprint():
         raise Unusable("it was made by a different version of the bot")
-    if header.get("knowledge") != knowledge:
+    if knowledge is not None and header.get("knowledge") != knowledge:
         raise Unusable("the knowledge folder has changed since it was saved")
     return header, data
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -148,23 +149,10 @@ class Analyzer:
     @classmethod
     def for_corpus(cls, texts: Iterable[str], extra_acronyms: Iterable[str] = ()) -> Analyzer:
         """An analyzer that knows the acronyms used and defined in `texts`."""
-        bare = cls()  # knows no acronyms yet
-        capitals: set[str] = set()
-        lower_words: set[str] = set()
-        defined = {_acronym_term(a) for a in extra_acronyms}
-        long_forms: dict[tuple[str, ...], str] = {}
+        facts = CorpusFacts()
         for text in texts:
-            folded = plain(text)
-            capitals.update(_acronym_term(w) for w in acronyms_in(folded))
-            lower_words.update(_LOWER_WORD.findall(folded))
-            for words, acronym in find_definitions(folded):
-                form = tuple(bare.terms(" ".join(words)))
-                if len(form) >= 2:
-                    long_forms.setdefault(form, _acronym_term(acronym))
-                    defined.add(_acronym_term(acronym))
-        # A capitalised word the corpus also writes in lower case is shouting, not an acronym.
-        used = {a for a in capitals if a not in STOP_WORDS and a not in lower_words and f"{a}s" not in lower_words}
-        return cls(acronyms=frozenset(used | defined), long_forms=long_forms, learned=True)
+            facts.add(text_facts(text))
+        return facts.analyzer(extra_acronyms)
 
     def terms(self, text: str) -> list[str]:
         """The search terms of `text`, in order: the texts of `spans(text)`, found faster."""
@@ -572,3 +560,64 @@ def contains_phrase(terms: Sequence[str], phrase: Sequence[str]) -> bool:
 def acronyms_in(text: str) -> list[str]:
     """Words written like acronyms: 'NHS', 'ICSs', 'A&E'."""
     return _ACRONYM.findall(text)
+
+
+_BARE = Analyzer()  # knows no acronyms: how the words of a definition's long form are analysed
+
+
+@dataclass(frozen=True)
+class TextFacts:
+    """What one passage tells the analyzer about the corpus: the words it writes like acronyms,
+    its short lower-case words, and the acronyms it defines (long-form terms, acronym term)."""
+
+    capitals: frozenset[str]
+    lower_words: frozenset[str]
+    definitions: tuple[tuple[tuple[str, ...], str], ...]
+
+
+def text_facts(text: str) -> TextFacts:
+    """The facts `Analyzer.for_corpus` learns from `text`."""
+    folded = plain(text)
+    definitions = []
+    for words, acronym in find_definitions(folded):
+        form = tuple(_BARE.terms(" ".join(words)))
+        if len(form) >= 2:
+            definitions.append((form, _acronym_term(acronym)))
+    capitals = frozenset(_acronym_term(w) for w in acronyms_in(folded))
+    return TextFacts(capitals, frozenset(_LOWER_WORD.findall(folded)), tuple(definitions))
+
+
+@dataclass
+class CorpusFacts:
+    """The facts of a corpus's passages, counted, so passages can be taken away as well as added
+    (bot/incremental.py). Definitions are kept by group (a document): the first definition of a
+    long form wins, so the groups must be in corpus order."""
+
+    capitals: Counter[str] = field(default_factory=Counter)
+    lower_words: Counter[str] = field(default_factory=Counter)
+    definitions: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+
+    def add(self, facts: TextFacts, group: str = "") -> None:
+        self.capitals.update(facts.capitals)
+        self.lower_words.update(facts.lower_words)
+        if facts.definitions:
+            self.definitions.setdefault(group, []).extend(facts.definitions)
+
+    def remove(self, facts: TextFacts) -> None:
+        """Take away a passage's counts (its group's definitions are the caller's to drop)."""
+        for counter, words in ((self.capitals, facts.capitals), (self.lower_words, facts.lower_words)):
+            counter.subtract(words)
+            for word in words:
+                if counter[word] <= 0:
+                    del counter[word]
+
+    def analyzer(self, extra_acronyms: Iterable[str] = ()) -> Analyzer:
+        defined = {_acronym_term(a) for a in extra_acronyms}
+        long_forms: dict[tuple[str, ...], str] = {}
+        for form, acronym in chain.from_iterable(self.definitions.values()):
+            long_forms.setdefault(form, acronym)
+            defined.add(acronym)
+        lower = self.lower_words
+        # A capitalised word the corpus also writes in lower case is shouting, not an acronym.
+        used = {a for a in self.capitals if a not in STOP_WORDS and a not in lower and f"{a}s" not in lower}
+        return Analyzer(acronyms=frozenset(used | defined), long_forms=long_forms, learned=True)

@@ -105,7 +105,11 @@ async def test_a_reload_that_fails_unexpectedly_reports_it_and_keeps_the_old_ind
     async def broken(*_: object, **__: object) -> None:
         raise RuntimeError("a bug in /srv/bot/bot/clean.py")
 
+    def broken_update(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug in /srv/bot/bot/incremental.py")
+
     monkeypatch.setattr("bot.engine.open_index_off_loop", broken)
+    monkeypatch.setattr("bot.incremental.update", broken_update)  # the update of changed files, too
     with caplog.at_level(logging.ERROR, logger="bot.engine"):
         report = await engine.reload()
 
