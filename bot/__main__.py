@@ -70,7 +70,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     if args.json:
         print(json.dumps(view.answer_json(answer), ensure_ascii=False, indent=2))
     else:
-        out.print(view.render_answer(answer, index.articles))
+        out.print(view.render_answer(answer, index.articles, context=args.context))
     return 0
 
 
@@ -98,7 +98,7 @@ def ask_each_line(args: argparse.Namespace, settings: Settings, out: Console) ->
             print(json.dumps(view.answer_json(answer), ensure_ascii=False), flush=True)
         else:
             out.print(f"? {answer.question}", style="bold", markup=False, highlight=False)
-            out.print(view.render_answer(answer, index.articles))
+            out.print(view.render_answer(answer, index.articles, context=args.context))
     return 0
 
 
@@ -114,7 +114,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     index, seconds, how = open_saved_or_build(settings)
     out.print(
         f"Ask about {len(index.articles)} articles ({len(index.passages)} passages, {how} in {seconds:.2f} s). "
-        "Type 'more' for further results, 'quit' or Ctrl-D to leave.",
+        "Type 'more' for further results, 'context' for the passages of the last answer, 'quit' or Ctrl-D to leave.",
         style="dim",
     )
     last: tuple[str, int] | None = None
@@ -130,7 +130,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
             return 0
         if not line:
             continue
-        if line.lower() == "more":
+        context = line.lower() == "context"
+        if context:
+            if last is None:
+                out.print("Ask a question first.", style="yellow")
+                continue
+            question, offset = last
+        elif line.lower() == "more":
             if last is None:
                 out.print("Ask a question first.", style="yellow")
                 continue
@@ -146,7 +152,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
             out.print("No more results for that question.", style="yellow")
             continue
         last = (question, offset)
-        out.print(view.render_answer(answer, index.articles))
+        out.print(view.render_answer(answer, index.articles, context=context))
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, out: Console) -> int:
@@ -297,6 +303,7 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, in quotes; - reads one question per line from standard input")
     ask.add_argument("--top", type=int, choices=range(1, 11), metavar="N", help="how many excerpts (1-10)")
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
+    ask.add_argument("--context", action="store_true", help="show each result's whole passage, not just its answer")
     ask.set_defaults(run=cmd_ask)
     sub.add_parser("start", help="run the Slack bot if .env has its tokens, else chat in the terminal").set_defaults(
         run=cmd_start

@@ -42,6 +42,7 @@ EVIDENCE_IDEAS = 3  # everyday ideas a passage must share with a question when n
 TIME_WORDS = "time times year years yearly annual annually month months monthly week weeks day days next last"
 DEFAULT_PARAMS = BM25Params()
 _WHEN = re.compile(r"\bwhen\b", re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ class Index:
         passage = self.passages[doc]
         wanted = set(query.terms)
         found = self.analyzer.found(passage.text, wanted)
-        merged = merge_spans([(a, b) for a, b, _ in found], passage.text)
+        merged = merge_spans(bold_spans(passage.text, found), passage.text)
         ideas = [(i.alternatives, i.weight) for i in query.ideas]
         start, end = answer_span(passage.text, found, ideas, query.kind)
         shown, shift = excerpt(passage.text, start, MAX_CHARS)  # the answer is in the excerpt, near its start
@@ -267,6 +268,13 @@ class Index:
             matched=matched,
             answer=answer,
         )
+
+
+def bold_spans(text: str, found: Sequence[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """Where `found` terms stand in `text`, but a figure only for its own term: a concept (`%`, `#year`)
+    marks every percentage or year as one the question may want, and bolding them all would bold
+    years nobody asked about. A concept still bolds a word ("proportion" for "what percentage")."""
+    return [(a, b) for a, b, term in found if term not in CONCEPTS or not _DIGIT.search(text, a, b)]
 
 
 def merge_spans(spans: Sequence[tuple[int, int]], text: str) -> list[tuple[int, int]]:
