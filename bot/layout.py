@@ -8,9 +8,9 @@ it share what is left of MESSAGE_WORDS words, each cut between words with '…' 
 Slack's buttons, with room for a label or two; measured on tests/questions.yaml in tests/test_reply.py).
 
 A compact citation names the article's title, shortened between words when long, its date and
-publisher when known, and the passage; an article already cited above is "same article as N".
-Beside a whole passage (Slack's "Show context", `ask --context`) the citation is full: the whole
-title and the file the passage is in. Renderers (bot/reply.py, bot/console.py) escape, link and
+publisher when known, the file and the passage; an article already cited above is "same article
+as N". Beside a whole passage (Slack's "Show context", `ask --context`) the title is whole.
+Renderers (bot/reply.py, bot/console.py) escape, link and
 style these parts; they add no wording of their own to a citation.
 """
 
@@ -37,7 +37,7 @@ class Citation:
     """A citation's parts, as plain text: the renderer escapes, links and joins them."""
 
     title: str  # the article's title, or "same article as N"
-    details: tuple[str, ...]  # date, publisher, then where: "passage 2" or "000_a.txt, passage 2"
+    details: tuple[str, ...]  # date, publisher, then where: "000_a.txt, passage 2" ("passage 2" for the same article)
     url: str | None = None
 
     def text(self) -> str:
@@ -71,9 +71,8 @@ def cite(hit: Hit, *, full: bool = False, same_as: int | None = None) -> Citatio
     if same_as is not None and not full:
         return Citation(f"same article as {same_as}", (where,), article.url)
     title = " ".join(article.title.split()) or article.source or "Untitled"
-    if full:
-        where = f"{article.source}, {where}"
-    else:
+    where = f"{article.source}, {where}"  # the file: where to check a passage, with or without a url
+    if not full:
         title = shorten(title, TITLE_CHARS)
     details = (format_date(article.published), " ".join((article.publisher or "").split()), where)
     return Citation(title, tuple(d for d in details if d), article.url)

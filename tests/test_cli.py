@@ -75,7 +75,7 @@ def test_ask_text_leads_with_the_answer_and_its_compact_citation() -> None:
     assert lines[0] == (
         "1. In 2017-18, 75 of 207 CCGs (36%) spent more than planned with a total overspend of £213m across all CCGs."
     )
-    assert lines[1] == "   Spending watchdog concern at proportion of CCGs… · passage 2"
+    assert lines[1] == "   Spending watchdog concern at proportion of CCGs… · 000_eb80a55c94ec531c.txt, passage 2"
     assert "The report found" not in result.stdout  # the rest of the passage only with --context
     assert [line[:3] for line in lines if line[:1].isdigit()] == ["1. ", "2. ", "3. "]
 
@@ -102,9 +102,11 @@ def test_the_top_answer_is_in_view_on_an_80_by_24_terminal(index: Index) -> None
         terminal.print(view.render_answer(answer, index.articles))
         lines = terminal.export_text().splitlines()
         top = lay_out(answer)[0]
-        cited = next(i for i, line in enumerate(lines) if line == f"   {top.citation.text()}"[:80].rstrip())
+        cited = next(i for i, line in enumerate(lines) if line.startswith(f"   {top.citation.title}"))
+        end = lines.index("", cited)  # a blank line follows each result
         assert " ".join(" ".join(lines[:cited]).split()) == f"1. {top.text}{'…' if top.after else ''}"
-        heights.append(cited + 1)
+        assert " ".join(" ".join(lines[cited:end]).split()) == top.citation.text()
+        heights.append(end)
     assert len(heights) > 100 and max(heights) <= 24
     print(f"the top answer and its citation take {statistics.median(heights)} lines on median, {max(heights)} at most")
 

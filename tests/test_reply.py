@@ -229,7 +229,7 @@ def test_citations_under_answers_are_compact_and_beside_passages_full(index: Ind
     assert hit.passage.article.title == "NHS commissioning power ‘should be devolved to 38 super councils’"
     assert (
         citations[0]
-        == f"NHS commissioning power ‘should be devolved to 38… · 3 Nov 2017 · passage {hit.passage.number}"
+        == f"NHS commissioning power ‘should be devolved to 38… · 3 Nov 2017 · {hit.passage.article.source}, passage 1"
     )
     # An article already cited above is not named again.
     again = [r for r, h in enumerate(answer.hits[1:], 2) if h.passage.article == hit.passage.article]
@@ -246,7 +246,7 @@ def test_citations_under_answers_are_compact_and_beside_passages_full(index: Ind
 def test_citation_shows_publisher_when_known() -> None:
     hit = make_hit(publisher="National Audit Office", published=dt.date(2022, 6, 17), number=4, source="001_b.txt")
     (citation,) = [t for t in mrkdwn(answer_message(make_answer(hit), QID)) if "passage" in t]
-    assert citation == "Spending watchdog concern · 17 Jun 2022 · National Audit Office · passage 4"
+    assert citation == "Spending watchdog concern · 17 Jun 2022 · National Audit Office · 001_b.txt, passage 4"
 
 
 def test_abstention_says_what_was_searched_and_what_the_knowledge_base_covers(index: Index) -> None:
