@@ -1,6 +1,6 @@
 """Answers and index reports for the terminal (rich) and as JSON. Pure: builds, never prints.
 
-An answer reads as in Slack (bot/layout.py): the top answer's sentence with the question's words in
+An answer reads as in Slack (bot/display.py): the top answer's sentence with the question's words in
 bold, its compact citation, then results 2 and 3 as sentence and citation, so that on an 80×24
 screen the top answer is in view; the whole passages only on request (`context=True`)."""
 
@@ -13,7 +13,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bot.layout import Citation, Shown, cite, lay_out
+from bot.display import Citation, Shown, cite, lay_out
 from bot.models import Answer, Article, Hit, format_date
 from bot.search import Index
 
@@ -46,7 +46,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def citation(value: Citation) -> Text:
-    """A citation (bot/layout.py) on its own line, indented under its answer."""
+    """A citation (bot/display.py) on its own line, indented under its answer."""
     return Text(f"   {value.text()}", style="cyan")
 
 

@@ -29,7 +29,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.characters import printable
-from bot.layout import Citation, Shown, cite, lay_out
+from bot.display import Citation, Shown, cite, lay_out
 from bot.models import Answer, Hit, ReloadReport, Stats, Vote, count, format_date
 
 ACTION_VOTE_UP = "vote_up"
@@ -182,7 +182,7 @@ def _results(pieces: Sequence[tuple[str, str]], budget: int, room: int) -> list[
 
 
 def _answer(shown: Shown) -> str:
-    """A result's answer as laid out (bot/layout.py): verbatim, the question's words in bold."""
+    """A result's answer as laid out (bot/display.py): verbatim, the question's words in bold."""
     text = _mrkdwn(shown.text, MAX_TEXT - 20, _bold_spans(shown.text, shown.bold, MAX_TEXT))
     return f"*{shown.rank}.* {'…' if shown.before else ''}{text}{'…' if shown.after and not text.endswith('…') else ''}"
 
@@ -193,7 +193,7 @@ def _excerpt(rank: int, hit: Hit) -> str:
 
 
 def _citation(citation: Citation) -> str:
-    """A citation (bot/layout.py) in mrkdwn, its title linked to the article when it has a safe url."""
+    """A citation (bot/display.py) in mrkdwn, its title linked to the article when it has a safe url."""
     title = _mrkdwn(_line(citation.title), 250)
     url = citation.url or ""
     if _SAFE_URL.fullmatch(url) and not any(c in url for c in "|<>"):

@@ -14,8 +14,8 @@ import pytest
 from rich.console import Console
 
 from bot import console as view
+from bot.display import lay_out
 from bot.evaluate import parse_questions
-from bot.layout import lay_out
 from bot.search import Index
 from tests.conftest import ROOT
 

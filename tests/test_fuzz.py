@@ -186,7 +186,7 @@ def check_answer(answer: Answer, message: reply.Message, index: Index) -> None:
         seen = unescape(text.replace("*", ""))
         assert hit.answer is not None and 0 <= hit.answer[0] < hit.answer[1] <= len(hit.excerpt)
         expected = hit.excerpt[hit.answer[0] : hit.answer[1]].replace("*", "")  # the answer, verbatim
-        part = seen.removeprefix(f"{rank}. ")  # the answer, or a run of its words between ellipses (bot/layout.py)
+        part = seen.removeprefix(f"{rank}. ")  # the answer, or a run of its words between ellipses (bot/display.py)
         assert part == expected or (part.strip("…") and part.strip("…") in expected), (seen[:200], expected[:200])
         assert unescape(citation).endswith(f"passage {hit.passage.number}"), citation
 
