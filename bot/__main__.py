@@ -76,7 +76,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     if args.json:
         print(json.dumps(view.answer_json(answer), ensure_ascii=False, indent=2))
     else:
-        out.print(view.render_answer(answer, index.articles))
+        out.print(view.render_answer(answer, index.articles, context=args.context))
     return 0
 
 
@@ -104,7 +104,7 @@ def ask_each_line(args: argparse.Namespace, settings: Settings, out: Console) ->
             print(json.dumps(view.answer_json(answer), ensure_ascii=False), flush=True)
         else:
             out.print(f"? {answer.question}", style="bold", markup=False, highlight=False)
-            out.print(view.render_answer(answer, index.articles))
+            out.print(view.render_answer(answer, index.articles, context=args.context))
     return 0
 
 
@@ -125,7 +125,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
     out.print(
         f"Ask about {len(index.articles)} articles ({len(index.passages)} passages, {how} in {seconds:.2f} s). "
         "Follow-ups read the question before; an empty line or '/new' starts afresh. "
-        "Type 'more' for further results, 'quit' or Ctrl-D to leave.",
+        "Type 'more' for further results, 'context' for the passages of the last answer, 'quit' or Ctrl-D to leave.",
         style="dim",
     )
     conversation = Conversation()
@@ -145,7 +145,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
                 out.print("New conversation.", style="dim")
             conversation, last = Conversation(), None
             continue
-        if line.lower() == "more":
+        context = line.lower() == "context"
+        if context:
+            if last is None:
+                out.print("Ask a question first.", style="yellow")
+                continue
+            question, offset = last
+        elif line.lower() == "more":
             if last is None:
                 out.print("Ask a question first.", style="yellow")
                 continue
@@ -166,7 +172,11 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: Console) -> int:
         if not offset:
             conversation.answered(answer)
         last = (question, offset)
-        out.print(view.render_answer(answer, index.articles, typed=None if offset else normalise(line)))
+        out.print(
+            view.render_answer(
+                answer, index.articles, typed=None if offset or context else normalise(line), context=context
+            )
+        )
 
 
 def chat_json(args: argparse.Namespace, settings: Settings) -> int:
@@ -354,6 +364,7 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, in quotes; - reads one question per line from standard input")
     ask.add_argument("--top", type=int, choices=range(1, 11), metavar="N", help="how many excerpts (1-10)")
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
+    ask.add_argument("--context", action="store_true", help="show each result's whole passage, not just its answer")
     ask.set_defaults(run=cmd_ask)
     sub.add_parser("start", help="run the Slack bot if .env has its tokens, else chat in the terminal").set_defaults(
         run=cmd_start

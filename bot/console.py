@@ -1,4 +1,8 @@
-"""Answers and index reports for the terminal (rich) and as JSON. Pure: builds, never prints."""
+"""Answers and index reports for the terminal (rich) and as JSON. Pure: builds, never prints.
+
+An answer reads as in Slack (bot/display.py): the top answer's sentence with the question's words in
+bold, its compact citation, then results 2 and 3 as sentence and citation, so that on an 80×24
+screen the top answer is in view; the whole passages only on request (`context=True`)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from bot.display import Citation, Shown, cite, lay_out
 from bot.evaluate import Report
 from bot.extract import kind_of
 from bot.models import Answer, Article, Hit, count, format_date
@@ -50,30 +55,44 @@ def answer_json(answer: Answer, typed: str | None = None) -> dict[str, Any]:
     }
 
 
-def citation(hit: Hit) -> str:
-    article = hit.passage.article
-    return " · ".join(
-        filter(None, (article.citation(), hit.passage.place(), f"{article.source}, passage {hit.passage.number}"))
+def citation(value: Citation) -> Text:
+    """A citation (bot/display.py) on its own line, indented under its answer."""
+    return Text(f"   {value.text()}", style="cyan")
+
+
+def highlighted(text: str, spans: Sequence[tuple[int, int]]) -> Text:
+    shown = Text(text)
+    for start, end in spans:
+        shown.stylize("bold yellow", start, end)
+    return shown
+
+
+def shown_answer(shown: Shown) -> Text:
+    """A result's answer as laid out: its number, then the sentence(s), the question's words in bold."""
+    return Text.assemble(
+        (f"{shown.rank}. ", "bold"),
+        "…" if shown.before else "",
+        highlighted(shown.text, shown.bold),
+        "…" if shown.after else "",
     )
 
 
-def highlighted(hit: Hit) -> Text:
-    text = Text(hit.excerpt)
-    for start, end in hit.highlights:
-        text.stylize("bold yellow", start, end)
-    return text
-
-
-def render_answer(answer: Answer, articles: Sequence[Article], typed: str | None = None) -> RenderableType:
-    """An answer for the terminal; with `typed`, what was searched when it differs (`Answer.searching_for`)."""
+def render_answer(
+    answer: Answer, articles: Sequence[Article], typed: str | None = None, context: bool = False
+) -> RenderableType:
+    """The answer first, as in Slack; with `context`, each result's whole passage and full citation.
+    With `typed`, what was searched when it differs (`Answer.searching_for`)."""
     searching = answer.searching_for(typed)
     parts: list[RenderableType] = [Text(searching, style="dim")] if searching else []
     if answer.abstained:
         return Group(*parts, *nothing_found(answer, articles))
-    for i, hit in enumerate(answer.hits, answer.offset + 1):
-        parts.append(Text(f"{i}. {citation(hit)} · {hit.strength_note()}", style="bold cyan"))
-        parts.append(highlighted(hit))
-        parts.append(Text(""))
+    if context:
+        for rank, hit in enumerate(answer.hits, answer.offset + 1):
+            parts += [Text(f"{rank}. ", style="bold") + highlighted(hit.excerpt, hit.highlights)]
+            parts += [citation(cite(hit, full=True)), Text("")]
+    else:
+        for shown in lay_out(answer, drop=False):
+            parts += [shown_answer(shown), citation(shown.citation), Text("")]
     if answer.more:
         parts.append(Text("More results: ask again with --top, or type 'more' in chat.", style="dim"))
     return Group(*parts)

@@ -12,6 +12,7 @@ analysed again to highlight it (two seconds each).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -191,3 +192,28 @@ def _last_boundary(window: str) -> str:
         return window[: ends[-1]]
     space = window.rfind(" ")
     return window[:space] if space > len(window) - 40 else window
+
+
+def word_cut(text: str, limit: int, words: int | None = None) -> int:
+    """Where to cut `text` to show at most `limit` characters and at most `words` words, then an
+    ellipsis: its length when it fits, else the end of its last whole word that does (a single word
+    longer than `limit` is cut inside), without the comma or colon before the cut."""
+    end = len(text)
+    if words is not None:
+        ends = [m.end() for m in itertools.islice(_NON_SPACE.finditer(text), words + 1)]
+        if len(ends) > words:
+            end = ends[words - 1] if words > 0 else 0
+    if end > limit:
+        space = text.rfind(" ", 0, limit + 1)
+        end = space if space > 0 else max(limit - 1, 0)
+    if end == len(text):
+        return end
+    while end > 0 and (text[end - 1].isspace() or text[end - 1] in ",;:-\u2013\u2014("):
+        end -= 1  # "… a total overspend…", not "… a total overspend of,…"
+    return end
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut between words to at most `limit` characters, '…' included, when it is longer."""
+    end = word_cut(text, limit - 1)
+    return text if end == len(text) else text[:end] + "\u2026"

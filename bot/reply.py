@@ -16,7 +16,7 @@ import copy
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.characters import printable
+from bot.display import Citation, Shown, cite, lay_out
 from bot.models import Answer, Hit, ReloadReport, Stats, Vote, count, format_date
 
 ACTION_VOTE_UP = "vote_up"
@@ -47,7 +48,6 @@ MAX_FALLBACK = 3000  # Slack allows 40,000, but the fallback only feeds notifica
 TEXT_BUDGET = 12_000  # all text in one message's blocks: Slack has been reported to refuse ~13k in total (unconfirmed)
 MAX_OFFSET = 10_000  # a forged "more" offset must not make the engine rank the whole index
 MAX_LISTED = 10  # titles, questions or problems listed before "and N more"
-ANSWER_CHARS = 600  # an answer's sentences as shown; longer ones are cut between words with '…'
 
 
 _QUERY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -109,7 +109,9 @@ def answer_message(
     intro = _intro(answer, shared_by, ephemeral, typed)
     if intro:
         blocks.append(_context(intro))
-    results = _results(answer, _answer, TEXT_BUDGET - _size(blocks) - 500, MAX_BLOCKS - len(blocks) - 2)
+    laid_out = lay_out(answer)
+    pieces = [(_answer(s), _citation(s.citation)) for s in laid_out]
+    results = _results(pieces, TEXT_BUDGET - _size(blocks) - 500, MAX_BLOCKS - len(blocks) - 2)
     blocks += results  # room above for the buttons and the thanks line
     shown = len(results) // 2
     if answer.abstained:
@@ -117,11 +119,11 @@ def answer_message(
     next_offset = answer.offset + shown
     more = (answer.more or shown < len(answer.hits)) and next_offset <= MAX_OFFSET
     share = ephemeral and shared_by is None and shown > 0
-    context = any(_answer_span(hit) != (0, len(hit.excerpt)) for hit in answer.hits[:shown])
+    context = any(s.text != s.hit.excerpt for s in laid_out[:shown])
     blocks.append(_actions(query_id, answer.offset, next_offset if more else None, share, context))
     if feedback:
         blocks = with_vote(blocks, feedback)
-    return Message(_fallback(_answer_text(answer, shown)), blocks)
+    return Message(_fallback(_answer_text(answer, laid_out[:shown])), blocks)
 
 
 def with_vote(blocks: Sequence[Mapping[str, Any]], vote: Vote) -> list[dict[str, Any]]:
@@ -164,19 +166,21 @@ def context_message(answer: Answer) -> Message:
     """The passages behind an answer's results ("Show context"): each excerpt whole, matched words in
     bold, with its citation. Only the person who clicked sees it."""
     blocks: list[dict[str, Any]] = [_context(["The passages these answers come from:"])]
-    blocks += _results(answer, _excerpt, TEXT_BUDGET - _size(blocks), MAX_BLOCKS - len(blocks))
+    ranked = enumerate(answer.hits, answer.offset + 1)
+    pieces = [(_excerpt(rank, hit), _citation(cite(hit, full=True))) for rank, hit in ranked]
+    blocks += _results(pieces, TEXT_BUDGET - _size(blocks), MAX_BLOCKS - len(blocks))
     if len(blocks) == 1:
         return _plain("That answer has no passages to show any more.", "That answer has no passages to show any more.")
     lines = [f"{rank}. {_short(hit.excerpt, 300)}" for rank, hit in enumerate(answer.hits, answer.offset + 1)]
     return Message(_fallback("\n".join(lines)), blocks)
 
 
-def _results(answer: Answer, text: Callable[[int, Hit], str], budget: int, room: int) -> list[dict[str, Any]]:
-    """A section (`text` of each hit) and its citation per result, in at most `room` blocks and `budget`
-    characters; the first result always, the others while they fit."""
+def _results(pieces: Sequence[tuple[str, str]], budget: int, room: int) -> list[dict[str, Any]]:
+    """A section and a context block (its citation) per result's (text, citation) mrkdwn, in at most
+    `room` blocks and `budget` characters; the first result always, the others while they fit."""
     blocks: list[dict[str, Any]] = []
-    for rank, hit in enumerate(answer.hits, answer.offset + 1):
-        pair = [_section(text(rank, hit)), _context([_citation(hit)])]
+    for text, citation in pieces:
+        pair = [_section(text), _context([citation])]
         if blocks and (len(blocks) + 2 > room or _size(pair) > budget):
             break
         blocks += pair
@@ -184,18 +188,10 @@ def _results(answer: Answer, text: Callable[[int, Hit], str], budget: int, room:
     return blocks
 
 
-def _answer_span(hit: Hit) -> tuple[int, int]:
-    """The part of the excerpt that answers: whole sentences, or the whole excerpt when unknown."""
-    return hit.answer if hit.answer is not None else (0, len(hit.excerpt))
-
-
-def _answer(rank: int, hit: Hit) -> str:
-    """A result's answer: its sentence(s), verbatim, the matched words in bold."""
-    start, end = _answer_span(hit)
-    text = hit.excerpt[start:end]
-    spans = [(a - start, b - start) for a, b in hit.highlights if start <= a and b <= end]
-    label = f"*{rank}.* "
-    return label + _mrkdwn(text, ANSWER_CHARS, _bold_spans(text, spans, ANSWER_CHARS))
+def _answer(shown: Shown) -> str:
+    """A result's answer as laid out (bot/display.py): verbatim, the question's words in bold."""
+    text = _mrkdwn(shown.text, MAX_TEXT - 20, _bold_spans(shown.text, shown.bold, MAX_TEXT))
+    return f"*{shown.rank}.* {'…' if shown.before else ''}{text}{'…' if shown.after and not text.endswith('…') else ''}"
 
 
 def _excerpt(rank: int, hit: Hit) -> str:
@@ -203,17 +199,13 @@ def _excerpt(rank: int, hit: Hit) -> str:
     return label + _mrkdwn(hit.excerpt, MAX_TEXT - len(label), _bold_spans(hit.excerpt, hit.highlights, MAX_TEXT))
 
 
-def _citation(hit: Hit) -> str:
-    article = hit.passage.article
-    title = _mrkdwn(_line(article.title) or _line(article.source) or "Untitled", 250)
-    url = article.url or ""
+def _citation(citation: Citation) -> str:
+    """A citation (bot/display.py) in mrkdwn, its title linked to the article when it has a safe url."""
+    title = _mrkdwn(_line(citation.title), 250)
+    url = citation.url or ""
     if _SAFE_URL.fullmatch(url) and not any(c in url for c in "|<>"):
         title = f"<{escape(url)}|{title}>"  # built whole after cutting the title: a link is never cut
-    parts = [title, escape(format_date(article.published) or ""), _mrkdwn(_line(article.publisher or ""), 100)]
-    parts.append(_mrkdwn(_line(hit.passage.place() or ""), 150))  # "p. 12" or the section's heading
-    parts.append(f"{_mrkdwn(_line(article.source), 150)}, passage {hit.passage.number}")
-    parts.append(hit.strength_note())
-    return " · ".join(p for p in parts if p)
+    return " · ".join([title, *(_mrkdwn(_line(d), 200) for d in citation.details)])
 
 
 def _nothing_found(answer: Answer, titles: Sequence[str]) -> list[dict[str, Any]]:
@@ -245,14 +237,12 @@ def _actions(query_id: str, offset: int, next_offset: int | None, share: bool, c
     return ActionsBlock(block_id=ACTIONS_BLOCK_ID, elements=buttons).to_dict()
 
 
-def _answer_text(answer: Answer, shown: int) -> str:
+def _answer_text(answer: Answer, shown: Sequence[Shown]) -> str:
     if answer.abstained:
-        heading = answer.nothing_found()
-        return f"{heading} Searched for: {', '.join(answer.terms) or '(nothing)'}"
-    lines = [f"{count(shown, 'answer')} from the knowledge base:"]
-    for rank, hit in enumerate(answer.hits[:shown], answer.offset + 1):
-        start, end = _answer_span(hit)
-        lines.append(f"{rank}. {_short(hit.excerpt[start:end], 300)} ({_short(hit.passage.article.title, 150)})")
+        return f"{answer.nothing_found()} Searched for: {', '.join(answer.terms) or '(nothing)'}"
+    lines = [f"{count(len(shown), 'answer')} from the knowledge base:"]
+    for s in shown:
+        lines.append(f"{s.rank}. {'…' if s.before else ''}{s.text}{'…' if s.after else ''} ({s.citation.text()})")
     return "\n".join(lines)
 
 

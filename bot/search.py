@@ -73,6 +73,7 @@ DIRECT, PARTIAL = get_args(Strength)
 SURFACE_PASSAGES = 10  # passages read for the way a corrected word is written
 _WHEN = re.compile(r"\bwhen\b", re.IGNORECASE)
 _TYPED_ACRONYM = re.compile(r"[A-Z][A-Z0-9&]+(?:s|['\u2019]s|['\u2019]d)?")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,7 @@ class Index:
         passage = self.passages[doc]
         wanted = set(query.terms)
         found = self.analyzer.found(passage.text, wanted)
-        merged = merge_spans([(a, b) for a, b, _ in found], passage.text)
+        merged = merge_spans(bold_spans(passage.text, found), passage.text)
         ideas = [(i.alternatives, i.weight) for i in query.ideas]
         start, end = answer_span(passage.text, found, ideas, query.kind)
         shown, shift = excerpt(passage.text, start, MAX_CHARS)  # the answer is in the excerpt, near its start
@@ -370,6 +371,13 @@ class Index:
 def _acronym_typed(word: str) -> bool:
     """Whether a word was typed as an acronym: "PFI", "PCNs", "TUPE'd", not "CCG-to-council"."""
     return bool(_TYPED_ACRONYM.fullmatch(word))
+
+
+def bold_spans(text: str, found: Sequence[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """Where `found` terms stand in `text`, but a figure only for its own term: a concept (`%`, `#year`)
+    marks every percentage or year as one the question may want, and bolding them all would bold
+    years nobody asked about. A concept still bolds a word ("proportion" for "what percentage")."""
+    return [(a, b) for a, b, term in found if term not in CONCEPTS or not _DIGIT.search(text, a, b)]
 
 
 def merge_spans(spans: Sequence[tuple[int, int]], text: str) -> list[tuple[int, int]]:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from bot.search import DEFAULT_MIN_RELEVANCE
+from bot import console as view
+from bot.display import lay_out
+from bot.evaluate import parse_questions
+from bot.search import DEFAULT_MIN_RELEVANCE, Index
 from tests.conftest import ROOT
 
 
@@ -63,12 +69,54 @@ def test_ask_json_abstains_with_empty_results() -> None:
     assert json.loads(result.stdout)["results"] == []
 
 
-def test_ask_text_shows_citation_and_excerpt() -> None:
-    result = run("ask", "Who is Amyas Morse?", "--top", "1")
+def test_ask_text_leads_with_the_answer_and_its_compact_citation() -> None:
+    result = run("ask", "How many CCGs overspent in 2017-18?")
     assert result.returncode == 0
-    assert "1. Spending watchdog concern at proportion of CCGs" in result.stdout
-    assert "000_eb80a55c94ec531c.txt, passage" in result.stdout
-    assert "Amyas Morse" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "1. In 2017-18, 75 of 207 CCGs (36%) spent more than planned with a total overspend of £213m across all CCGs."
+    )
+    assert lines[1] == (
+        "   Spending watchdog concern at proportion of CCGs… · Local Government Lawyer · "
+        "000_eb80a55c94ec531c.txt, passage 2 · Direct match"
+    )
+    assert "The report found" not in result.stdout  # the rest of the passage only with --context
+    assert [line[:3] for line in lines if line[:1].isdigit()] == ["1. ", "2. ", "3. "]
+
+
+def test_ask_context_shows_the_whole_passages_with_full_citations() -> None:
+    result = run("ask", "How many CCGs overspent in 2017-18?", "--top", "1", "--context")
+    assert result.returncode == 0
+    assert result.stdout.startswith("1. The report found that an increasing number of CCGs had been overspending")
+    assert "In 2017-18, 75 of 207 CCGs (36%)" in result.stdout
+    assert "   Spending watchdog concern at proportion of CCGs failing to function effectively · " in result.stdout
+    assert "000_eb80a55c94ec531c.txt, passage 2" in result.stdout
+
+
+def test_the_top_answer_is_in_view_on_an_80_by_24_terminal(index: Index) -> None:
+    """For every tuning question answered, the top answer's sentence and its citation are on the
+    first 24 lines of an 80-column terminal, before results 2 and 3."""
+    questions = [q.q for q in parse_questions((ROOT / "tests" / "questions.yaml").read_text(encoding="utf-8"))]
+    heights = []
+    for question in questions:
+        answer = index.search(question, top=3)
+        if answer.abstained:
+            continue
+        terminal = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+        terminal.print(view.render_answer(answer, index.articles))
+        lines = terminal.export_text().splitlines()
+        top = lay_out(answer)[0]
+        cited = next(i for i, line in enumerate(lines) if line.startswith(f"   {top.citation.title}"))
+        end = lines.index("", cited)  # a blank line follows each result
+        first = 0
+        if answer.searching_for():  # a corrected spelling: one line above the answer says what was searched
+            first = next(i for i, line in enumerate(lines) if line.startswith("1. "))
+            assert " ".join(" ".join(lines[:first]).split()) == answer.searching_for()
+        assert " ".join(" ".join(lines[first:cited]).split()) == f"1. {top.text}{'…' if top.after else ''}"
+        assert " ".join(" ".join(lines[cited:end]).split()) == top.citation.text()
+        heights.append(end)
+    assert len(heights) > 100 and max(heights) <= 24
+    print(f"the top answer and its citation take {statistics.median(heights)} lines on median, {max(heights)} at most")
 
 
 def test_ask_text_says_plainly_when_nothing_is_found() -> None:

@@ -168,7 +168,7 @@ def test_a_pdf_answer_gives_its_page_and_never_a_running_header_or_footer(mixed:
     )
     assert hit["text"].startswith("The workforce gap is the largest risk")
     shown = bot(mixed, "ask", "How many social care vacancies were there in 2021-22?", "--top", "1").stdout
-    assert "Introducing Integrated Care Systems (17 Jun 2022) · p. 2 · nao-ics.pdf, passage" in shown
+    assert "Introducing Integrated Care Systems · 17 Jun 2022 · p. 2 · nao-ics.pdf, passage" in shown
     passages = [p.text for p in load(mixed).passages]
     assert not any("Page 1 of 3" in t or "HC 155" in t or "National Audit Office |" in t for t in passages)
 

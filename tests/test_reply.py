@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+import statistics
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from bot import reply
+from bot.display import lay_out
+from bot.evaluate import parse_questions
 from bot.models import Answer, Article, Hit, LoadProblem, Passage, ReloadReport, Stats
 from bot.reply import (
     ACTION_CONTEXT,
@@ -27,6 +31,7 @@ from bot.reply import (
     with_vote,
 )
 from bot.search import Index
+from tests.conftest import ROOT
 from tests.mrkdwn import assert_inert, text_objects, unescape
 
 QID = "0123456789abcdef0123456789abcdef"
@@ -160,15 +165,53 @@ def test_each_result_leads_with_its_answer_sentence_verbatim_with_the_matched_wo
     for rank, (text, hit) in enumerate(zip(sections, answer.hits, strict=True), 1):
         assert hit.answer is not None
         start, end = hit.answer
-        assert unescape(text.replace("*", "")) == f"{rank}. {hit.excerpt[start:end]}"
+        shown = unescape(text.replace("*", "")).removeprefix(f"{rank}. ")
+        # Verbatim: the whole answer, or a run of its words between ellipses.
+        assert shown.strip("…") in hit.excerpt[start:end] and len(shown.strip("…").split()) >= 15
         bold = BOLD.findall(text)
         assert bold[0] == f"{rank}."
-        assert sorted(bold[1:]) == sorted(hit.excerpt[a:b] for a, b in hit.highlights if start <= a and b <= end)
-    assert unescape(sections[0]).startswith("*1.* In *2017-18*, 75 of 207 *CCGs* (36%) spent more than planned")
+        assert set(bold[1:]) <= {hit.excerpt[a:b] for a, b in hit.highlights if start <= a and b <= end}
+    top = answer.hits[0]
+    assert unescape(
+        sections[0]
+    ) == "*1.* In *2017-18*, 75 of 207 *CCGs* (36%) spent more than planned with a total " + (
+        "*overspend* of £213m across all *CCGs*."
+    )
+    assert top.answer is not None and top.excerpt[slice(*top.answer)] in unescape(sections[0].replace("*", ""))
     assert "The report found" not in sections[0]  # the rest of the passage is behind "Show context"
     assert ACTION_CONTEXT in buttons(message)
-    words = len(" ".join(unescape(t["text"]) for t in text_objects(message.blocks[:-1])).split())
-    print(f"{words} words above the buttons")
+    # A later result cut to fit shows the words of its answer that matched, between ellipses.
+    assert unescape(sections[2]).startswith("*3.* …") and "*overspent*" in sections[2]
+
+
+def words_above_the_buttons(message: Message) -> int:
+    """Words a reader sees above the actions block: every text object before it, as rendered."""
+    actions = next(i for i, b in enumerate(message.blocks) if b["type"] == "actions")
+    return len(" ".join(unescape(t["text"]) for t in text_objects(message.blocks[:actions])).split())
+
+
+def test_answers_to_the_tuning_questions_read_at_a_glance(index: Index) -> None:
+    """Issue 14: a typical answer is at most 120 words above the buttons, the top answer's sentence
+    starting within its first 40. Measured on every tuning question the bot answers."""
+    questions = [q.q for q in parse_questions((ROOT / "tests" / "questions.yaml").read_text(encoding="utf-8"))]
+    words, starts = [], []
+    for question in questions:
+        answer = index.search(question, top=3)
+        if answer.abstained:
+            continue
+        message = answer_message(answer, QID)
+        words.append(words_above_the_buttons(message))
+        first = next(i for i, b in enumerate(message.blocks) if b["type"] == "section")
+        starts.append(len(" ".join(unescape(t["text"]) for t in text_objects(message.blocks[:first])).split()) + 1)
+        top = answer.hits[0]
+        assert top.answer is not None
+        assert unescape(sections(message)[0].replace("*", "")).startswith(f"1. {top.excerpt[slice(*top.answer)][:60]}")
+    words.sort()
+    median, p90 = statistics.median(words), words[math.ceil(0.9 * len(words)) - 1]
+    print(f"{len(words)} answers: words above the buttons median {median}, 90th percentile {p90}, max {words[-1]}")
+    assert len(words) > 100
+    assert median <= 115 and p90 <= 120  # 90% of answer messages are at most 120 words
+    assert max(starts) <= 40  # the top answer's sentence starts within the first 40 words (word 1 here)
 
 
 def test_show_context_gives_the_whole_passages_behind_the_answers(index: Index) -> None:
@@ -180,12 +223,24 @@ def test_show_context_gives_the_whole_passages_behind_the_answers(index: Index) 
     assert "The report found that an increasing number of *CCGs*" in sections[0]
 
 
-def test_citations_name_title_date_file_and_passage(index: Index) -> None:
-    answer = index.search("NHS commissioning devolved to 38 super councils", top=1)
+def test_citations_under_answers_are_compact_and_beside_passages_full(index: Index) -> None:
+    answer = index.search("NHS commissioning devolved to 38 super councils", top=3)
     hit = answer.hits[0]
-    (citation,) = [t for t in mrkdwn(answer_message(answer, QID)) if "passage" in t]
+    citations = [t for t in mrkdwn(answer_message(answer, QID)) if "passage" in t]
+    assert hit.passage.article.title == "NHS commissioning power ‘should be devolved to 38 super councils’"
     assert (
-        unescape(citation)
+        citations[0]
+        == f"NHS commissioning power ‘should be devolved to 38… · 3 Nov 2017 · {hit.passage.article.source}, passage 1"
+        f" · {hit.strength_note()}"
+    )
+    # An article already cited above is not named again.
+    again = [r for r, h in enumerate(answer.hits[1:], 2) if h.passage.article == hit.passage.article]
+    repeat = answer.hits[again[0] - 1] if again else None
+    assert repeat is not None
+    assert citations[again[0] - 1] == f"same article as 1 · passage {repeat.passage.number} · {repeat.strength_note()}"
+    (full, *_) = [t for t in mrkdwn(context_message(answer)) if ", passage" in t]
+    assert (
+        unescape(full)
         == f"{hit.passage.article.title} · 3 Nov 2017 · {hit.passage.article.source}, passage {hit.passage.number}"
         f" · {hit.strength_note()}"
     )
@@ -229,7 +284,10 @@ def test_buttons_carry_the_query_and_the_next_offset(index: Index) -> None:
     assert set(found) == {ACTION_VOTE_UP, ACTION_VOTE_DOWN, ACTION_CONTEXT, ACTION_MORE}
     assert parse_action_value(found[ACTION_VOTE_UP]["value"]) == (QID, 0)
     assert parse_action_value(found[ACTION_CONTEXT]["value"]) == (QID, 0)  # the passages of this page
-    assert parse_action_value(found[ACTION_MORE]["value"]) == (QID, 3)
+    # the next page starts after the results shown: all three, or two when the third would not fit
+    shown = len(lay_out(answer))
+    assert shown >= 2
+    assert parse_action_value(found[ACTION_MORE]["value"]) == (QID, shown)
     assert "style" not in found[ACTION_VOTE_UP] and "style" not in found[ACTION_VOTE_DOWN]
     assert ACTION_MORE not in buttons(answer_message(index.search("What did Gareth Davies say?", top=10), QID))
 
@@ -500,3 +558,32 @@ def test_stats_summarise_the_log() -> None:
     check_limits(reply.stats_message(huge))
     empty = Stats(since=when, questions=0, abstained=0, errors=0, feedback_up=0, feedback_down=0)
     assert "0 questions, 0 unanswered (0%)" in reply.stats_message(empty).text
+
+
+# --- what is bold: what was asked ---------------------------------------------------------------
+
+
+def bold_in(index: Index, question: str) -> set[str]:
+    """The words in bold anywhere in the Slack answer to `question` or its "Show context" passages."""
+    answer = index.search(question, top=3)
+    texts = sections(answer_message(answer, QID)) + sections(context_message(answer))
+    return {unescape(b) for text in texts for b in BOLD.findall(text) if not b.endswith(".")}
+
+
+def test_a_question_without_a_year_bolds_no_year(index: Index) -> None:
+    for question in ("When was the Commissioning Support Programme set up?", "How many CCGs overspent?"):
+        bold = bold_in(index, question)
+        assert bold and not any(re.search(r"\b(?:19|20)\d\d\b", b) for b in bold), (question, bold)
+
+
+def test_a_year_named_in_the_question_is_bold_however_it_is_typed(index: Index) -> None:
+    for question in ("How many CCGs overspent in 2017-18?", "How many CCGs overspent in 17/18?"):
+        bold = bold_in(index, question)
+        assert "2017-18" in bold, (question, bold)
+        assert not bold & {"2016-17", "2015-16", "2019-20", "2013-14"}  # years not asked about stay plain
+
+
+def test_synonyms_and_acronym_long_forms_are_bold(index: Index) -> None:
+    assert "local authorities" in bold_in(index, "How much did the programme save councils?")  # a synonym
+    assert {"clinical commissioning groups", "CCGs"} <= bold_in(index, "How many CCGs overspent in 2017-18?")
+    assert "CCGs" in bold_in(index, "how many clinical commissioning groups went over budget in 2017/18?")
