@@ -74,9 +74,12 @@ def render_answer(answer: Answer, articles: Sequence[Article], typed: str | None
         parts.append(Text(f"{i}. {citation(hit)} · {hit.strength_note()}", style="bold cyan"))
         parts.append(highlighted(hit))
         parts.append(Text(""))
-    if answer.more:
-        parts.append(Text("More results: ask again with --top, or type 'more' in chat.", style="dim"))
     return Group(*parts)
+
+
+def more_results(answer: Answer, how: str | None) -> Text | None:
+    """The line under an answer that has further results, saying `how` to see them where there is a way."""
+    return Text(f"More results: {how}.", style="dim") if answer.more and how else None
 
 
 def nothing_found(answer: Answer, articles: Sequence[Article]) -> list[Text]:
@@ -84,7 +87,7 @@ def nothing_found(answer: Answer, articles: Sequence[Article]) -> list[Text]:
     lines = [
         Text(answer.not_mentioned() or "Nothing in the knowledge base answers that.", style="bold"),
         Text(f"Searched for: {searched}"),
-        Text(f"The knowledge base has {len(articles)} article{'s' if len(articles) != 1 else ''}:"),
+        Text(f"The knowledge base has {count(len(articles), 'article')}:"),
     ]
     lines.extend(Text(f"  • {a.title}") for a in articles[:10])
     if len(articles) > 10:
@@ -115,7 +118,7 @@ def index_table(index: Index, seconds: float, how: str = "indexed") -> Renderabl
     for source, messages in notes.items():
         table.add_row(Text(source), "", "", "", "", "", Text("; ".join(messages), style="red"))
     summary = Text(
-        f"{len(index.articles)} articles, {len(index.passages)} passages, {how} in {seconds:.2f} s",
+        f"{count(len(index.articles), 'article')}, {count(len(index.passages), 'passage')}, {how} in {seconds:.2f} s",
         style="bold",
     )
     return Group(table, summary)
