@@ -355,6 +355,49 @@ def test_chat_goes_on_when_the_log_is_locked_and_says_so_once(tmp_path: Path) ->
     assert len(logged(db)) == 1  # the first chat's question; the locked ones could not be kept
 
 
+def test_chat_goes_on_when_the_log_is_locked_midway_and_says_so_once(tmp_path: Path) -> None:
+    db = tmp_path / "queries.db"
+    environment = {k: v for k, v in os.environ.items() if k not in UNSET} | {"COLUMNS": "200"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat"],
+        cwd=ROOT,
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as chat:
+        assert chat.stdin is not None and chat.stdout is not None and chat.stderr is not None
+
+        def ask(question: str) -> None:
+            assert chat.stdin is not None
+            chat.stdin.write(question + "\n")
+            chat.stdin.flush()
+
+        ask("How many CCGs overspent in 2017-18?")
+        deadline = time.monotonic() + 30
+        while not (db.is_file() and len(logged(db)) == 1):  # written while the log was free
+            assert time.monotonic() < deadline, "the first question was never logged"
+            time.sleep(0.1)
+        with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as other:
+            other.execute("BEGIN EXCLUSIVE")  # now another program holds the write lock
+            for question in ("Who is Amyas Morse?", "What are ICSs?", "quit"):
+                ask(question)
+                time.sleep(1.5)  # more than the log's busy timeout: its write fails meanwhile
+            out, err = chat.communicate(timeout=30)
+            other.execute("ROLLBACK")
+    assert chat.returncode == 0
+    assert (
+        "75 of 207 CCGs" in out and "Amyas Morse" in out and out.count("\n? ") == 4
+    )  # a prompt for each line: the chat went on
+    [note] = [line for line in err.splitlines() if line.strip()]
+    assert note == (
+        f"Query log: query log {db} cannot be written (database is locked): keeping rows in memory and retrying. "
+        "The chat goes on."
+    )
+    assert len(logged(db)) == 1
+
+
 def test_chat_goes_on_when_the_log_cannot_be_created(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a folder", encoding="utf-8")
     result = run(
