@@ -31,13 +31,13 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import reply
+from bot import reply, review
 from bot.config import Settings
 from bot.conversation import Turn, resolve
 from bot.engine import Engine
 from bot.limits import UserLimit, Verdict
 from bot.logs import Scrubber
-from bot.models import Answer, QueryRecord, ResultRef, Surface, Vote, count
+from bot.models import Answer, QueryRecord, Surface, Vote, count, result_refs
 from bot.querylog import QueryLog, QueryLogError
 from bot.question import MAX_QUESTION_CHARS, admin_verb, is_chatter, is_too_long, question_text
 from bot.slack_client import post_message
@@ -45,7 +45,6 @@ from bot.slack_client import post_message
 logger = logging.getLogger("bot.app")
 
 SEEN_MAX = 10_000  # deliveries remembered for de-duplication
-STATS_DAYS = 7
 
 
 class Seen:
@@ -297,10 +296,7 @@ class Listeners:
             time=dt.datetime.now(dt.UTC),
             surface=surface,
             question=question,
-            results=tuple(
-                ResultRef(passage=h.passage.id, score=round(h.score, 6), relevance=h.relevance)
-                for h in (answer.hits if answer else ())
-            ),
+            results=result_refs(answer.hits) if answer else (),
             abstained=answer.abstained if answer else False,
             unknown_words=answer.unknown if answer else (),
             index_version=index.version,
@@ -468,7 +464,8 @@ class Listeners:
     ) -> None:
         await ack()
         user = str(command.get("user_id", ""))
-        verb = admin_verb(str(command.get("text", "")))
+        text = str(command.get("text", ""))
+        verb = admin_verb(text)
         allowed = await self._is_admin(user, client)
         self.log.record_admin(user, verb, allowed)
         if not allowed:
@@ -481,7 +478,11 @@ class Listeners:
             logger.info("reload by %s: ok=%s version=%s", self.log.pseudonym(user), report.ok, report.version)
             await respond(**reply.reload_message(report).kwargs())
         elif verb == "stats":
-            since = dt.datetime.now(dt.UTC) - dt.timedelta(days=STATS_DAYS)
+            try:  # `/ask-admin stats 7d`: the period as `queries summary --since` takes it
+                since = review.period_start(" ".join(text.split()[1:]), dt.datetime.now(dt.UTC), "/ask-admin stats")
+            except ValueError as exc:
+                await respond(**reply.admin_help_message(str(exc)).kwargs())
+                return
             try:
                 stats = await self.log.stats(since)
             except QueryLogError as exc:

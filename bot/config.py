@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
+import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.corpus import MAX_FILE_BYTES
 from bot.defaults import DEFAULT_MIN_RELEVANCE
 
+APP_NAME = "policy-bot"  # names the folder of the command line's saved indexes in the user's cache folder
 SLACK_API_URL = "https://slack.com/api/"
 MIN_HASH_KEY = 32
 # What a Slack token looks like (xoxb-, xoxp-, xapp-...): never shown, wherever it was pasted.
@@ -64,7 +67,9 @@ class Settings(BaseSettings):
         True, description="keep the index in a file and reuse it at start-up while the knowledge folder is unchanged"
     )
     index_path: Path | None = Field(
-        None, description="where SAVE_INDEX keeps the index (empty: beside QUERY_LOG_PATH, with the suffix .index)"
+        None,
+        description="where SAVE_INDEX keeps the index (empty: the bot keeps it beside QUERY_LOG_PATH, with the "
+        "suffix .index; the command line, in the user's cache folder)",
     )
     admin_user_ids: Annotated[frozenset[str], NoDecode] = Field(
         frozenset(), description="comma-separated Slack user ids allowed to run /ask-admin"
@@ -168,6 +173,19 @@ class Settings(BaseSettings):
         log = self.query_log_path
         return log.with_suffix(".index") if log.name else None  # a log path of "." is reported when it is opened
 
+    @property
+    def command_line_index_file(self) -> Path | None:
+        """Where `ask`, `chat`, `index` and `evaluate` save the index, or None when SAVE_INDEX is off:
+        INDEX_PATH, else one file per knowledge folder in the user's cache folder (~/.cache/policy-bot on
+        Linux), so that running them leaves nothing in the folder they run from."""
+        if not self.save_index or self.index_path is not None:
+            return self.index_file
+        folder = self.knowledge_dir.resolve()
+        key = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+        return (
+            Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / f"{folder.name or 'knowledge'}-{key}.index"
+        )
+
     def secrets(self) -> list[str]:
         """The values of every secret setting that is set: what must never reach a log line."""
         values = (getattr(self, name) for name in sorted(SECRETS))
@@ -225,20 +243,44 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("\n".join(problems)) from None
 
 
-def require(settings: Settings, http: bool) -> None:
-    """Stop start-up early, naming the missing setting and the fix, when a Slack mode cannot run."""
+# Where each Slack credential is found in the app's settings at https://api.slack.com/apps.
+BOT_TOKEN_HELP = "the bot token (xoxb-...) from your Slack app's OAuth & Permissions page (Bot User OAuth Token)"
+APP_TOKEN_HELP = (
+    "an app-level token (xapp-...) with connections:write, from Basic Information > App-Level Tokens "
+    "(Generate Token and Scopes)"
+)
+SIGNING_SECRET_HELP = "the Signing Secret, from Basic Information > App Credentials"
+SLACK_SETTINGS = ("slack_bot_token", "slack_app_token", "slack_signing_secret")
+
+
+def wants_slack(settings: Settings) -> bool:
+    """Whether any Slack credential is set: then `start` serves Slack, and names what is missing."""
+    return any(getattr(settings, name) is not None for name in SLACK_SETTINGS)
+
+
+def require(settings: Settings, http: bool | None) -> None:
+    """Stop start-up early, naming the missing setting and the fix, when a Slack mode cannot run.
+
+    `http` None is `start`, which serves whichever mode the settings allow: it needs one of them."""
     missing = []
     if settings.slack_bot_token is None:
-        missing.append("SLACK_BOT_TOKEN is empty: set it to the bot token (xoxb-...) from your Slack app's OAuth page")
+        missing.append(f"SLACK_BOT_TOKEN is empty: set it to {BOT_TOKEN_HELP}")
+    if http is None and settings.slack_app_token is None and settings.slack_signing_secret is None:
+        missing.append(
+            f"SLACK_APP_TOKEN and SLACK_SIGNING_SECRET are both empty: Socket Mode needs SLACK_APP_TOKEN, "
+            f"{APP_TOKEN_HELP}; HTTP mode needs SLACK_SIGNING_SECRET, {SIGNING_SECRET_HELP}"
+        )
     if http and settings.slack_signing_secret is None:
         missing.append(
-            "SLACK_SIGNING_SECRET is empty: HTTP mode needs it (Basic Information > Signing Secret), "
+            f"SLACK_SIGNING_SECRET is empty: HTTP mode needs it ({SIGNING_SECRET_HELP}), "
             "or run without --http for Socket Mode"
         )
-    if not http and settings.slack_app_token is None:
+    if http is False and settings.slack_app_token is None:
         missing.append(
-            "SLACK_APP_TOKEN is empty: Socket Mode needs an app-level token (xapp-...) with connections:write, "
+            f"SLACK_APP_TOKEN is empty: Socket Mode needs {APP_TOKEN_HELP}, "
             "or run with --http and set SLACK_SIGNING_SECRET"
         )
     if missing:
+        if http is None:  # `start` with some Slack settings: the user may have meant the terminal chat
+            missing.append("(with no Slack setting in .env or the environment, start opens the terminal chat)")
         raise SettingsError("\n".join(missing))

@@ -93,9 +93,12 @@ def render_answer(
     else:
         for shown in lay_out(answer, drop=False):
             parts += [shown_answer(shown), citation(shown.citation), Text("")]
-    if answer.more:
-        parts.append(Text("More results: ask again with --top, or type 'more' in chat.", style="dim"))
     return Group(*parts)
+
+
+def more_results(answer: Answer, how: str | None) -> Text | None:
+    """The line under an answer that has further results, saying `how` to see them where there is a way."""
+    return Text(f"More results: {how}.", style="dim") if answer.more and how else None
 
 
 def nothing_found(answer: Answer, articles: Sequence[Article]) -> list[Text]:
@@ -103,7 +106,7 @@ def nothing_found(answer: Answer, articles: Sequence[Article]) -> list[Text]:
     lines = [
         Text(answer.nothing_found(), style="bold"),
         Text(f"Searched for: {searched}"),
-        Text(f"The knowledge base has {len(articles)} article{'s' if len(articles) != 1 else ''}:"),
+        Text(f"The knowledge base has {count(len(articles), 'article')}:"),
     ]
     lines.extend(Text(f"  • {a.title}") for a in articles[:10])
     if len(articles) > 10:
@@ -134,7 +137,7 @@ def index_table(index: Index, seconds: float, how: str = "indexed") -> Renderabl
     for source, messages in notes.items():
         table.add_row(Text(source), "", "", "", "", "", Text("; ".join(messages), style="red"))
     summary = Text(
-        f"{len(index.articles)} articles, {len(index.passages)} passages, {how} in {seconds:.2f} s",
+        f"{count(len(index.articles), 'article')}, {count(len(index.passages), 'passage')}, {how} in {seconds:.2f} s",
         style="bold",
     )
     return Group(table, summary)

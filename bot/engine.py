@@ -23,13 +23,14 @@ import logging
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from bot import incremental, store
 from bot.corpus import ARTICLE_SUFFIXES, MAX_FILE_BYTES, KnowledgeError, is_article, list_folder, load, visible_files
-from bot.models import Answer, ReloadReport
+from bot.models import Answer, ReloadReport, count
 from bot.search import Index
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,13 @@ logger = logging.getLogger(__name__)
 # thread: starting a Python process and importing the bot costs about half a second.
 PROCESS_ABOVE_BYTES = 4_000_000
 Source = Literal["built", "saved", "updated"]
+# Told the stage an index is at as it opens: "reading the saved index", "reading FOLDER",
+# "analysing N passages", "saving the index to PATH" (the command line shows them on a slow build).
+Stage = Callable[[str], None]
+
+
+def _quiet(stage: str) -> None:
+    """The stages go unreported."""
 
 
 class IndexBuildError(Exception):
@@ -56,24 +64,31 @@ class Opened:
     save_error: str | None = None  # why the new index could not be saved for next time
 
 
-def build_index(folder: Path, min_relevance: float, max_bytes: int = MAX_FILE_BYTES) -> Index:
+def build_index(folder: Path, min_relevance: float, max_bytes: int = MAX_FILE_BYTES, stage: Stage = _quiet) -> Index:
     """Read, clean and index the knowledge folder; KnowledgeError when no article is usable."""
+    stage(f"reading {folder}")
     corpus = load(folder, max_bytes)
     if not corpus.articles:
         skipped = "; ".join(f"{p.source}: {p.message}" for p in corpus.problems if p.skipped)
         reasons = skipped or f"it has no article files ({', '.join(ARTICLE_SUFFIXES)})"
         raise KnowledgeError(f"no usable article in {folder} ({reasons})")
+    stage(f"analysing {count(len(corpus.passages), 'passage')}")
     return Index(corpus, min_relevance=min_relevance)
 
 
-def open_index(folder: Path, min_relevance: float, saved: Path | None, max_bytes: int = MAX_FILE_BYTES) -> Opened:
-    """In this process: the saved index when it is current, else a new build, saved for next time."""
+def open_index(
+    folder: Path, min_relevance: float, saved: Path | None, max_bytes: int = MAX_FILE_BYTES, stage: Stage = _quiet
+) -> Opened:
+    """In this process: the saved index when it is current, else a new build, saved for next time.
+    `stage` is told what is being done as it starts."""
     knowledge, reason = "", None
+    if saved is not None and saved.is_file():
+        stage("reading the saved index")
     if saved is not None:
         found, knowledge, reason = read_saved(folder, min_relevance, saved, max_bytes)
         if found is not None:
             return Opened(found, "saved")
-    index, save_error = build_and_save(folder, min_relevance, saved, knowledge, max_bytes)
+    index, save_error = build_and_save(folder, min_relevance, saved, knowledge, max_bytes, stage)
     return Opened(index, "built", reason, save_error)
 
 
@@ -91,13 +106,19 @@ def read_saved(
 
 
 def build_and_save(
-    folder: Path, min_relevance: float, saved: Path | None, knowledge: str, max_bytes: int = MAX_FILE_BYTES
+    folder: Path,
+    min_relevance: float,
+    saved: Path | None,
+    knowledge: str,
+    max_bytes: int = MAX_FILE_BYTES,
+    stage: Stage = _quiet,
 ) -> tuple[Index, str | None]:
     """Index the folder and save the index to `saved`, labelled with the fingerprint `knowledge`;
     the index, and why it could not be saved."""
-    index = build_index(folder, min_relevance, max_bytes)
+    index = build_index(folder, min_relevance, max_bytes, stage)
     if saved is None:
         return index, None
+    stage(f"saving the index to {saved}")
     try:
         store.save(index, saved, knowledge)
     except OSError as exc:
@@ -320,7 +341,7 @@ def _settle() -> None:
 
 def _log_opened(opened: Opened, saved: Path | None, seconds: float) -> None:
     index = opened.index
-    size = f"{len(index.articles):,} articles, {len(index.passages):,} passages, version {index.version}"
+    size = f"{count(len(index.articles), 'article')}, {count(len(index.passages), 'passage')}, version {index.version}"
     if opened.source == "saved":
         logger.info("index read from %s in %.2f s: %s", saved, seconds, size)
         return

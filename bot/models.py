@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -129,7 +130,7 @@ class LoadProblem(Frozen):
     skipped: bool = True
 
 
-Surface = Literal["mention", "dm", "thread", "command"]
+Surface = Literal["mention", "dm", "thread", "command", "terminal"]  # "terminal": python -m bot chat
 Vote = Literal["up", "down"]
 
 
@@ -139,6 +140,11 @@ class ResultRef(Frozen):
     passage: str  # passage id, e.g. "000-eb80a55c94ec531c-2"
     score: float
     relevance: float
+
+
+def result_refs(hits: Sequence[Hit]) -> tuple[ResultRef, ...]:
+    """An answer's hits as its query-log row keeps them."""
+    return tuple(ResultRef(passage=h.passage.id, score=round(h.score, 6), relevance=h.relevance) for h in hits)
 
 
 class QueryRecord(Frozen):
@@ -164,7 +170,7 @@ class QueryRecord(Frozen):
 
 
 class Stats(Frozen):
-    """The query log summarised over a period, for `/ask-admin stats`."""
+    """The query log summarised over a period, for `/ask-admin stats` and `queries summary`."""
 
     since: dt.datetime
     questions: int
@@ -174,6 +180,13 @@ class Stats(Frozen):
     feedback_down: int
     top_questions: tuple[tuple[str, int], ...] = ()  # (question, times asked), most first
     unanswered: tuple[tuple[dt.datetime, str], ...] = ()  # latest abstained questions, newest first
+
+    # The period `queries summary` and `/ask-admin stats` cover unless told otherwise (`--since 7d`,
+    # `/ask-admin stats 7d`): a month, long enough for the knowledge base's gaps to show where a few
+    # questions are asked a day. PERIOD_HELP says what else a period may be, in the same words everywhere.
+    PERIOD: ClassVar[str] = "30d"
+    PERIOD_WORDS: ClassVar[str] = "the last 30 days"
+    PERIOD_HELP: ClassVar[str] = "7d, 24h, 30m, 2w, or a date such as 2025-03-01"
 
     @property
     def abstention_rate(self) -> float:

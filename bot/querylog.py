@@ -25,7 +25,7 @@ from typing import Any, Literal, NamedTuple, Self
 
 import aiosqlite
 
-from bot.models import QueryRecord, ResultRef, Stats, Vote
+from bot.models import QueryRecord, ResultRef, Stats, Vote, count
 from bot.privacy import pseudonym
 
 logger = logging.getLogger("bot.querylog")
@@ -83,8 +83,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 4: the question as typed, when `question` (as searched) differs: a follow-up read with its thread
         "ALTER TABLE queries ADD COLUMN typed TEXT",
     ),
+    (  # 5: questions asked in the terminal chat (surface 'terminal'). SQLite cannot change a CHECK constraint,
+        # so the table is rebuilt, columns in the same order (https://www.sqlite.org/lang_altertable.html).
+        """CREATE TABLE queries_5 (
+            id TEXT PRIMARY KEY,
+            time TEXT NOT NULL,
+            team TEXT,
+            channel TEXT,
+            user TEXT,
+            surface TEXT NOT NULL CHECK (surface IN ('mention', 'dm', 'thread', 'command', 'terminal')),
+            question TEXT NOT NULL,
+            thread_ts TEXT,
+            event_id TEXT UNIQUE,
+            results TEXT NOT NULL DEFAULT '[]',
+            abstained INTEGER NOT NULL DEFAULT 0,
+            latency_ms REAL NOT NULL DEFAULT 0,
+            index_version TEXT,
+            feedback TEXT CHECK (feedback IN ('up', 'down')),
+            feedback_time TEXT,
+            error TEXT,
+            unknown_words TEXT NOT NULL DEFAULT '[]',
+            typed TEXT
+        )""",
+        "INSERT INTO queries_5 SELECT * FROM queries",
+        "DROP TABLE queries",
+        "ALTER TABLE queries_5 RENAME TO queries",
+        "CREATE INDEX queries_time ON queries (time)",
+        "CREATE INDEX queries_thread ON queries (channel, thread_ts, time)",
+    ),
 )
 
+LOG_TABLES = ("queries", "admin_commands")  # the tables the migrations make
 # The columns that make a QueryRecord: all but feedback_time.
 COLUMNS = tuple(
     "id time team channel user surface question thread_ts event_id results abstained latency_ms index_version"
@@ -252,13 +281,13 @@ class QueryLog:
         try:
             async with self._write_lock, _transaction(self._db):
                 gone = 0
-                for table in ("queries", "admin_commands"):  # our own names, not input
+                for table in LOG_TABLES:  # our own names, not input
                     cursor = await self._db.execute(f"DELETE FROM {table} WHERE time < ?", (_iso(before),))
                     gone += cursor.rowcount
         except sqlite3.Error as exc:
             raise QueryLogError(f"could not delete old rows from the query log {self.path}: {exc}") from exc
         if gone:
-            logger.info("query log %s: deleted %d rows from before %s", self.path, gone, _iso(before))
+            logger.info("query log %s: deleted %s from before %s", self.path, count(gone, "row"), _iso(before))
         return gone
 
     @property
@@ -294,7 +323,7 @@ class QueryLog:
             return
         self._closed = True
         if not await self.flush(timeout):
-            logger.error("query log %s: closing with %d rows that could not be written", self.path, self.pending)
+            logger.error("query log %s: closing with %s not written", self.path, count(self.pending, "row"))
         self._task.cancel()
         await asyncio.wait([self._task])
         if self._late is not None:
@@ -320,7 +349,11 @@ class QueryLog:
             self._dropped += 1
             self._dropping += 1
             if self._dropping == 1:
-                why = "the log is closed" if self._closed else f"{len(self._queue)} rows are waiting for the database"
+                why = (
+                    "the log is closed"
+                    if self._closed
+                    else f"the queue is full ({count(len(self._queue), 'row')} waiting for the database)"
+                )
                 logger.error("query log %s: dropping new rows because %s", self.path, why)
             return False
         self._queue.append(item)
@@ -406,10 +439,13 @@ class QueryLog:
         if self._outage is not None:
             seconds, self._outage = time.monotonic() - self._outage, None
             logger.info(
-                "query log %s: writing again after %.1f s; %d rows still queued", self.path, seconds, self.pending
+                "query log %s: writing again after %.1f s; %s still queued",
+                self.path,
+                seconds,
+                count(self.pending, "row"),
             )
         if self._dropping:
-            logger.error("query log %s: %d rows were dropped while the queue was full", self.path, self._dropping)
+            logger.error("query log %s: %s dropped while the queue was full", self.path, count(self._dropping, "row"))
             self._dropping = 0
 
     # Reading: straight from the database, plus the queue where a just-asked question must be found.
@@ -526,8 +562,8 @@ class QueryLog:
         path = Path(path)
         if not path.is_file():
             raise QueryLogError(
-                f"there is no query log at {path}: set QUERY_LOG_PATH to the file the bot writes "
-                "(the bot creates it when it starts)"
+                f"there is no query log at {path}: the bot creates it when it starts, in Slack or in the terminal "
+                "(python -m bot start, serve or chat); to review a log elsewhere, pass --db or set QUERY_LOG_PATH"
             )
         try:
             # mode=ro: SQLite refuses every write, and will not create the file if it vanishes meanwhile. (To read
@@ -541,7 +577,7 @@ class QueryLog:
             [(version,)] = await log._read("PRAGMA user_version")
             latest = len(MIGRATIONS)
             if version == 0:
-                raise QueryLogError(f"{path} is not a query log (it has no tables): check QUERY_LOG_PATH")
+                raise QueryLogError(f"{path} is not a query log ({await log._what_it_has()}): check QUERY_LOG_PATH")
             if version < latest:
                 raise QueryLogError(
                     f"the query log {path} has schema version {version}, older than this bot's {latest}: "
@@ -553,6 +589,19 @@ class QueryLog:
             await log.close()
             raise
         return log
+
+    async def _what_it_has(self) -> str:
+        """What a database that is not a query log holds, in words: its tables, and the log's it lacks."""
+        found = [
+            name for (name,) in await self._read("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        ]
+        if not found:
+            return "it has no tables"
+        lacks = [table for table in LOG_TABLES if table not in found]
+        has = f"it has {count(len(found), 'table')}: {', '.join(found)}"
+        if lacks:
+            return f"{has}; it lacks the log's {' and '.join(lacks)}"
+        return f"{has}, but no schema version: the bot did not write it"
 
     async def asked_times(self, since: dt.datetime) -> list[dt.datetime]:
         """When each question from `since` on was asked (UTC), oldest first: for questions-per-day counts."""

@@ -355,15 +355,18 @@ def refusal_message() -> Message:
     return _plain(text, text.replace("`", ""))
 
 
-def admin_help_message() -> Message:
-    """What /ask-admin can do."""
+def admin_help_message(problem: str | None = None) -> Message:
+    """What /ask-admin can do; after a command it could not take, `problem` (plain words, escaped) first."""
     lines = [
+        *([_mrkdwn(_line(problem), 300)] if problem else []),
         "*Admin commands*",
         "• `/ask-admin reload`: read the knowledge folder again and say what changed",
-        "• `/ask-admin stats`: questions, unanswered questions and feedback over the last 7 days",
+        f"• `/ask-admin stats [PERIOD]`: questions, unanswered questions and feedback over {Stats.PERIOD_WORDS}, "
+        f"or PERIOD ({Stats.PERIOD_HELP})",
         "• `/ask-admin help`: this list",
     ]
-    return _plain("\n".join(lines), "Admin commands: /ask-admin reload, /ask-admin stats, /ask-admin help")
+    fallback = "Admin commands: /ask-admin reload, /ask-admin stats [PERIOD], /ask-admin help"
+    return _plain("\n".join(lines), f"{problem} {fallback}" if problem else fallback)
 
 
 def reload_message(report: ReloadReport) -> Message:

@@ -22,7 +22,6 @@ from rich.text import Text
 
 from bot.models import QueryRecord, Stats, Vote, count, format_date
 
-SUMMARY_DAYS = 30  # `queries summary` covers this many days unless --since says otherwise
 MAX_QUESTION = 300  # characters of a question shown in the table; --json and --csv have it whole
 BAR_WIDTH = 30  # characters of the longest questions-per-day bar
 FEEDBACK = {"up": "👍", "down": "👎"}
@@ -52,10 +51,16 @@ CSV_COLUMNS = (
 # --- options ----------------------------------------------------------------------------------------
 
 
-def parse_since(text: str, now: dt.datetime) -> dt.datetime:
+def period_start(text: str | None, now: dt.datetime, option: str = "--since") -> dt.datetime:
+    """Where the period of `queries summary` and `/ask-admin stats` starts: `text` as `parse_since` reads
+    it, or `Stats.PERIOD` back from `now`. Raises ValueError naming `option` and saying what is accepted."""
+    return parse_since(text if text and text.strip() else Stats.PERIOD, now, option)
+
+
+def parse_since(text: str, now: dt.datetime, option: str = "--since") -> dt.datetime:
     """`--since`: a duration back from `now` (7d, 24h, 30m, 2w) or an ISO date or time (2025-03-01,
     2025-03-01T09:00, 2025-03-01T09:00+00:00). A date or time without a zone is local time.
-    Raises ValueError saying what is accepted."""
+    Raises ValueError naming `option` (what was given) and saying what is accepted."""
     text = text.strip()
     duration = _DURATION.fullmatch(text)
     if duration:
@@ -63,22 +68,22 @@ def parse_since(text: str, now: dt.datetime) -> dt.datetime:
         try:
             return now - dt.timedelta(**{_UNITS[unit]: amount})
         except OverflowError:
-            raise _too_far(text) from None
+            raise _too_far(text, option) from None
     try:
         moment = dt.datetime.fromisoformat(text)  # a bare date is midnight at its start
     except ValueError:
         raise ValueError(
-            f"--since {text!r} is neither a duration nor a date: use e.g. 7d, 24h or 30m (days, hours, minutes), "
+            f"{option} {text!r} is neither a duration nor a date: use e.g. 7d, 24h or 30m (days, hours, minutes), "
             "or a date such as 2025-03-01 or 2025-03-01T09:00"
         ) from None
     try:
         return moment.astimezone(dt.UTC)  # a naive time is taken as local time
     except (OverflowError, ValueError):  # in UTC it falls before the year 1 or after 9999
-        raise _too_far(text) from None
+        raise _too_far(text, option) from None
 
 
-def _too_far(text: str) -> ValueError:
-    return ValueError(f"--since {text!r} is too far back or ahead: give a date between the years 1 and 9999")
+def _too_far(text: str, option: str) -> ValueError:
+    return ValueError(f"{option} {text!r} is too far back or ahead: give a date between the years 1 and 9999")
 
 
 def describe_filters(
@@ -138,6 +143,7 @@ def record_json(row: QueryRecord) -> dict[str, Any]:
         "channel": row.channel,
         "user": row.user,
         "question": row.question,
+        "typed": row.typed,  # as typed, when a follow-up was read with what came before
         "answered": row.results[0].passage if row.results else None,
         "results": [ref.model_dump() for ref in row.results],
         "abstained": row.abstained,

@@ -12,6 +12,7 @@ user would see (the messages the bot posted) and what an admin would see (the qu
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 import shutil
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from bot import reply
+from bot.models import format_date
 from bot.slack_client import SERVER_ERROR_RETRIES
 from tests.conftest import KNOWLEDGE
 from tests.fakeslack import (
@@ -802,6 +804,25 @@ async def test_stats_count_the_last_questions(admin_bot: Bot) -> None:
     assert "3 questions, 1 unanswered (33%), 0 errors, feedback 👍 1 / 👎 0" in stats
     assert f"1. {QUESTION} (×2)" in stats
     assert "Latest unanswered" in stats and OFF_TOPIC in stats
+
+
+async def test_stats_take_the_period_queries_summary_takes(admin_bot: Bot) -> None:
+    """`/ask-admin stats [PERIOD]`: bot.review.period_start, as `queries summary --since`; 30 days by default."""
+    await ask(admin_bot, QUESTION)
+    await admin_bot.posts()
+    await admin_bot.settle()
+    today = dt.datetime.now(dt.UTC)
+
+    [default] = await admin(admin_bot, "stats")
+    [week] = await admin(admin_bot, "stats 7d")
+    [future] = await admin(admin_bot, "stats 2999-01-01")
+    [wrong] = await admin(admin_bot, "stats last week")
+
+    assert f"Since {format_date((today - dt.timedelta(days=30)).date())}: 1 question, 0 unanswered" in default
+    assert f"Since {format_date((today - dt.timedelta(days=7)).date())}: 1 question, 0 unanswered" in week
+    assert "Since 1 Jan 2999: 0 questions" in future
+    assert "/ask-admin stats 'last week' is neither a duration nor a date: use e.g. 7d" in wrong
+    assert "/ask-admin stats [PERIOD]" in wrong  # with the commands, and what a period may be
 
 
 async def test_admin_help_lists_the_commands(admin_bot: Bot) -> None:

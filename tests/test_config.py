@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import logs
-from bot.config import Settings, SettingsError, load_settings, require, shown_url
+from bot.config import Settings, SettingsError, load_settings, require, shown_url, wants_slack
 from tests.conftest import ROOT
 
 
@@ -70,12 +70,34 @@ def test_a_secret_is_never_repeated_in_an_error_or_a_printout(monkeypatch: pytes
         (True, {"slack_bot_token": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
         (False, {"slack_bot_token": "xoxb-1"}, "SLACK_APP_TOKEN"),
         (True, {"slack_signing_secret": "s"}, "SLACK_BOT_TOKEN"),
+        (None, {"slack_bot_token": "xoxb-1"}, "SLACK_APP_TOKEN and SLACK_SIGNING_SECRET"),  # `start`
+        (None, {"slack_app_token": "xapp-1"}, "SLACK_BOT_TOKEN"),
     ],
 )
-def test_each_mode_names_the_credential_it_lacks(http: bool, present: dict[str, str], missing: str) -> None:
-    settings = load_settings(**present)
-    with pytest.raises(SettingsError, match=f"{missing} is empty: .*"):
+def test_each_mode_names_the_credential_it_lacks(http: bool | None, present: dict[str, str], missing: str) -> None:
+    settings = load_settings(_env_file=None, **present)
+    assert wants_slack(settings)
+    with pytest.raises(SettingsError, match=f"{missing} (is|are both) empty: .*"):
         require(settings, http=http)
+
+
+def test_start_with_every_slack_setting_or_none_needs_nothing_more() -> None:
+    require(load_settings(_env_file=None, slack_bot_token="xoxb-1", slack_app_token="xapp-1"), http=None)
+    require(load_settings(_env_file=None, slack_bot_token="xoxb-1", slack_signing_secret="s"), http=None)
+    assert not wants_slack(load_settings(_env_file=None))
+
+
+def test_the_command_line_keeps_its_index_in_the_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    one = load_settings(_env_file=None, knowledge_dir=tmp_path / "one").command_line_index_file
+    other = load_settings(_env_file=None, knowledge_dir=tmp_path / "two").command_line_index_file
+    assert one is not None and other is not None
+    assert one.parent == other.parent == tmp_path / "cache" / "policy-bot" and one != other
+    assert one.name.startswith("one-") and one.suffix == ".index"
+    chosen = load_settings(_env_file=None, index_path=tmp_path / "my.index")
+    assert chosen.command_line_index_file == chosen.index_file == tmp_path / "my.index"
+    assert load_settings(_env_file=None, save_index=False).command_line_index_file is None
+    assert load_settings(_env_file=None).index_file == Path("queries.index")  # the Slack bot's: beside the log
 
 
 SECRET_SETTINGS = ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "USER_ID_HASH_KEY"]

@@ -161,10 +161,15 @@ async def test_a_version_1_database_is_upgraded_and_keeps_its_rows(path: Path) -
             latency_ms=3.5,
         )
         log.record_admin("U09", "stats", allowed=False)  # the table version 2 added
+        terminal = ask("What is a section 75 agreement?", surface="terminal", channel=None, user="alice")
+        log.record(terminal)  # the surface version 5 allows
         assert await log.flush(timeout=5)
+        assert await log.get(terminal.id) == terminal
     with connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
         assert db.execute("SELECT user, command, allowed FROM admin_commands").fetchall() == [("U09", "stats", 0)]
+        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"queries_time", "queries_thread"} <= indexes  # rebuilt with the table
 
 
 async def test_a_database_from_a_newer_version_is_refused_and_left_alone(path: Path) -> None:
@@ -355,8 +360,8 @@ async def test_a_full_queue_drops_new_rows_counting_and_reporting_them(
     assert sorted(ids_in(path)) == sorted(row.id for row in rows[:5])  # the rows accepted first are kept
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [
-        f"query log {path}: dropping new rows because 5 rows are waiting for the database",
-        f"query log {path}: 3 rows were dropped while the queue was full",
+        f"query log {path}: dropping new rows because the queue is full (5 rows waiting for the database)",
+        f"query log {path}: 3 rows dropped while the queue was full",
     ]
 
 

@@ -151,7 +151,8 @@ def test_http_mode_without_signing_secret_names_it_and_the_fix(tmp_path: Path) -
     result = run(tmp_path, "serve", "--http", SLACK_BOT_TOKEN=BOT_TOKEN)
 
     assert result.returncode == 2
-    assert "SLACK_SIGNING_SECRET is empty: HTTP mode needs it (Basic Information > Signing Secret)" in result.stderr
+    needs = "SLACK_SIGNING_SECRET is empty: HTTP mode needs it (the Signing Secret, from Basic Information > App"
+    assert needs + " Credentials)" in result.stderr
     assert "Traceback" not in result.stderr
     assert MARKER not in result.stdout + result.stderr
 

@@ -227,6 +227,7 @@ def test_a_save_that_fails_midway_leaves_the_old_file_whole(folder: Path, tmp_pa
 
 def test_the_command_line_reuses_the_saved_index(tmp_path: Path) -> None:
     env = {"KNOWLEDGE_DIR": str(KNOWLEDGE), "QUERY_LOG_PATH": str(tmp_path / "queries.db"), "PATH": "/usr/bin:/bin"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # the command line keeps its index in the user's cache folder
 
     def index_command() -> str:
         result = subprocess.run(
@@ -237,7 +238,8 @@ def test_the_command_line_reuses_the_saved_index(tmp_path: Path) -> None:
 
     first, second = index_command(), index_command()
     assert "indexed in" in first and "loaded in" in second
-    assert (tmp_path / "queries.index").is_file()
+    [saved] = (tmp_path / "cache" / "policy-bot").glob("knowledge-*.index")
+    assert f"saved index: {saved}" in first and not (tmp_path / "queries.index").exists()
     assert (
         first.split("Knowledge base")[1].split("passages")[0] == second.split("Knowledge base")[1].split("passages")[0]
     )
