@@ -30,7 +30,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import inbound
+from bot import english, inbound
 from bot.app import Listeners, create_app
 from bot.config import Settings, SettingsError, require, shown_url
 from bot.connections import BACKLOG, Guard, connection_limit
@@ -80,6 +80,7 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
     engine = await Engine.start(
         settings.knowledge_dir, settings.min_relevance, settings.index_file, max_bytes=settings.max_file_bytes
     )
+    await asyncio.to_thread(english.words)  # read now (0.3 s), not while the first misspelt question waits
     try:
         log = await QueryLog.open(settings.query_log_path, user_key=settings.user_key)
     except QueryLogError as exc:  # the message names QUERY_LOG_PATH

@@ -4,7 +4,8 @@ Only a word the index does not know is corrected, and only to a term the index d
 a small edit distance of its stem (optimal string alignment: a swap of two letters, as in
 "overspnet", is one edit): 1 for a stem shorter than LONG_STEM letters, 2 for a longer one. Never
 corrected: acronyms and words typed with a capital after the first word (names), figures, words
-of everyday English (bot/common_words.py: "pension" is a word, not a misspelling of "person"),
+of English (bot/english.py: "pension" is a word, not a misspelling of "person"; "qualifies" is no
+slip for "quality"),
 and stems shorter than MIN_STEM letters; and the first letter is never changed (a slip there is rare, and
 "pension" is no misspelling of "tension"). Among equally near terms the one in most passages wins.
 Uses rapidfuzz (MIT), whose C++ `process.extract` compares one word with the whole vocabulary
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot import english
 from bot.common_words import COMMON_WORDS
 
 MIN_STEM = 5  # shorter stems are near too many other words ("hand", "hard")
@@ -89,7 +91,7 @@ class Speller:
     @staticmethod
     def _may_correct(word: str, first: bool) -> bool:
         lower = word.casefold()
-        if lower in COMMON_WORDS or not lower.isalpha():
+        if lower in COMMON_WORDS or not lower.isalpha() or lower in english.words():
             return False
         return not any(c.isupper() for c in (word[1:] if first else word))
 

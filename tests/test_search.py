@@ -174,6 +174,7 @@ def test_misspellings_of_words_the_articles_have_are_corrected(index: Index, typ
         "When did Simon Stevens become chief executive?",  # a name
         "What is the ICB allocation?",  # an acronym
         "Would handing CCG budgets to councils make integration worse?",  # "hand" is near "hard"
+        "Who qualifies for NHS continuing healthcare funding?",  # English, though no article has it: not "quality"
     ],
 )
 def test_real_words_names_and_acronyms_are_never_corrected(index: Index, question: str) -> None:
