@@ -296,10 +296,11 @@ def test_later_pages_continue_the_numbering(index: Index) -> None:
     answer = index.search("What did the NAO say about CCGs and NHS England?", top=3, offset=3)
     message = answer_message(answer, QID)
     sections = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
-    assert [s.split(" ", 1)[0] for s in sections] == ["*4.*", "*5.*", "*6.*"][: len(sections)]
+    shown = len(lay_out(answer))  # results 4 to 6, or 4 and 5 when the 6th would not fit
+    assert answer.more and shown >= 2  # the question has more than six relevant passages
+    assert [s.split(" ", 1)[0] for s in sections] == ["*4.*", "*5.*", "*6.*"][:shown]
     assert "from result 4" in mrkdwn(message)[0]
-    if answer.more:
-        assert parse_action_value(buttons(message)[ACTION_MORE]["value"]) == (QID, 3 + len(answer.hits))
+    assert parse_action_value(buttons(message)[ACTION_MORE]["value"]) == (QID, 3 + shown)
 
 
 def test_a_private_answer_can_be_shared_and_a_shared_one_says_by_whom(index: Index) -> None:
