@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot import incremental, store
-from bot.corpus import ARTICLE_SUFFIXES, MAX_FILE_BYTES, KnowledgeError, is_article, list_folder, load, visible_files
+from bot.corpus import ARTICLE_SUFFIXES, MAX_FILE_BYTES, KnowledgeError, Listing, is_article, list_folder, load
 from bot.models import Answer, ReloadReport, count
 from bot.search import Index
 
@@ -64,10 +64,17 @@ class Opened:
     save_error: str | None = None  # why the new index could not be saved for next time
 
 
-def build_index(folder: Path, min_relevance: float, max_bytes: int = MAX_FILE_BYTES, stage: Stage = _quiet) -> Index:
-    """Read, clean and index the knowledge folder; KnowledgeError when no article is usable."""
+def build_index(
+    folder: Path,
+    min_relevance: float,
+    max_bytes: int = MAX_FILE_BYTES,
+    stage: Stage = _quiet,
+    listing: Listing | None = None,
+) -> Index:
+    """Read, clean and index the knowledge folder (as `listing` lists it, when given); KnowledgeError
+    when no article is usable."""
     stage(f"reading {folder}")
-    corpus = load(folder, max_bytes)
+    corpus = load(folder, max_bytes, listing)
     if not corpus.articles:
         skipped = "; ".join(f"{p.source}: {p.message}" for p in corpus.problems if p.skipped)
         reasons = skipped or f"it has no article files ({', '.join(ARTICLE_SUFFIXES)})"
@@ -82,23 +89,24 @@ def open_index(
     """In this process: the saved index when it is current, else a new build, saved for next time.
     `stage` is told what is being done as it starts."""
     knowledge, reason = "", None
+    listing = list_folder(folder)  # once, for the saved index's check and the build
     if saved is not None and saved.is_file():
         stage("reading the saved index")
     if saved is not None:
-        found, knowledge, reason = read_saved(folder, min_relevance, saved, max_bytes)
+        found, knowledge, reason = read_saved(folder, min_relevance, saved, max_bytes, listing)
         if found is not None:
             return Opened(found, "saved")
-    index, save_error = build_and_save(folder, min_relevance, saved, knowledge, max_bytes, stage)
+    index, save_error = build_and_save(folder, min_relevance, saved, knowledge, max_bytes, stage, listing)
     return Opened(index, "built", reason, save_error)
 
 
 def read_saved(
-    folder: Path, min_relevance: float, saved: Path, max_bytes: int = MAX_FILE_BYTES
+    folder: Path, min_relevance: float, saved: Path, max_bytes: int = MAX_FILE_BYTES, listing: Listing | None = None
 ) -> tuple[Index | None, str, str | None]:
     """The index saved at `saved` if it is current (else None), the folder's fingerprint (taken
     before any build reads the folder, so a change made meanwhile shows next time), and why the
     saved index could not be used."""
-    knowledge = store.knowledge_fingerprint(folder, max_bytes)
+    knowledge = store.knowledge_fingerprint(folder, max_bytes, listing)
     try:
         return store.load(saved, folder, knowledge, min_relevance), knowledge, None
     except store.Unusable as exc:
@@ -112,10 +120,11 @@ def build_and_save(
     knowledge: str,
     max_bytes: int = MAX_FILE_BYTES,
     stage: Stage = _quiet,
+    listing: Listing | None = None,
 ) -> tuple[Index, str | None]:
     """Index the folder and save the index to `saved`, labelled with the fingerprint `knowledge`;
     the index, and why it could not be saved."""
-    index = build_index(folder, min_relevance, max_bytes, stage)
+    index = build_index(folder, min_relevance, max_bytes, stage, listing)
     if saved is None:
         return index, None
     stage(f"saving the index to {saved}")
@@ -126,10 +135,10 @@ def build_and_save(
     return index, None
 
 
-def article_bytes(folder: Path) -> int:
+def article_bytes(listing: Listing) -> int:
     """The size of the folder's article files: what a build's cost grows with."""
     total = 0
-    for path, source in visible_files(folder, []) if folder.is_dir() else []:
+    for path, source in listing.files:
         if is_article(source):
             with contextlib.suppress(OSError):
                 total += path.stat().st_size
@@ -142,16 +151,21 @@ async def open_index_off_loop(
     saved: Path | None,
     process_above: int = PROCESS_ABOVE_BYTES,
     max_bytes: int = MAX_FILE_BYTES,
+    listing: Listing | None = None,
 ) -> Opened:
     """`open_index` without holding up the event loop: the saved index is read in a thread; a
     build runs in a thread for a small folder, in a child process for a large one."""
     knowledge, reason = "", None
+    if listing is None:  # once: the check, the size, the build
+        listing = await asyncio.to_thread(list_folder, folder)
     if saved is not None:
-        found, knowledge, reason = await asyncio.to_thread(read_saved, folder, min_relevance, saved, max_bytes)
+        found, knowledge, reason = await asyncio.to_thread(read_saved, folder, min_relevance, saved, max_bytes, listing)
         if found is not None:
             return Opened(found, "saved")
-    if await asyncio.to_thread(article_bytes, folder) < process_above:
-        index, save_error = await asyncio.to_thread(build_and_save, folder, min_relevance, saved, knowledge, max_bytes)
+    if article_bytes(listing) < process_above:
+        index, save_error = await asyncio.to_thread(
+            build_and_save, folder, min_relevance, saved, knowledge, max_bytes, _quiet, listing
+        )
         return Opened(index, "built", reason, save_error)
     with tempfile.TemporaryDirectory(prefix="policy-bot-index-") as scratch:
         target = saved or Path(scratch) / "index.bin"
@@ -254,11 +268,10 @@ class Engine:
     def search(self, question: str, top: int, offset: int = 0) -> Answer:
         return self.index.search(question, top=top, offset=offset)
 
-    def _updated(self, old: Index) -> Opened | None:
+    def _updated(self, old: Index, listing: Listing) -> Opened | None:
         """The current index brought up to date by re-reading only the changed files
         (bot/incremental.py), saved for next time; None when only a full build will do."""
-        listing = list_folder(self.folder)
-        knowledge = store.knowledge_fingerprint(self.folder, self.max_bytes) if self.saved is not None else ""
+        knowledge = store.knowledge_fingerprint(self.folder, self.max_bytes, listing) if self.saved is not None else ""
         try:
             new = incremental.update(old, listing, self.max_bytes)
         except incremental.Rebuild as exc:
@@ -300,10 +313,11 @@ class Engine:
                 )
 
             try:
-                opened = await asyncio.to_thread(self._updated, old)
+                listing = await asyncio.to_thread(list_folder, self.folder)  # once for the whole reload
+                opened = await asyncio.to_thread(self._updated, old, listing)
                 if opened is None:
                     opened = await open_index_off_loop(
-                        self.folder, self.min_relevance, self.saved, self.process_above, self.max_bytes
+                        self.folder, self.min_relevance, self.saved, self.process_above, self.max_bytes, listing
                     )
             except (KnowledgeError, IndexBuildError, OSError, ValueError) as exc:
                 return failed(str(exc))

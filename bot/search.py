@@ -31,7 +31,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 from rapidfuzz.distance import OSA
@@ -39,7 +39,6 @@ from rapidfuzz.distance import OSA
 from bot.bm25 import BM25Index, BM25Params
 from bot.catalog import Catalog
 from bot.common_words import COMMON_WORDS
-from bot.corpus import Corpus, FileState
 from bot.defaults import DEFAULT_MIN_RELEVANCE as DEFAULT_MIN_RELEVANCE  # re-exported: its home was here
 from bot.models import Answer, Article, Hit, LoadProblem, Passage, Strength
 from bot.passages import MAX_CHARS, excerpt
@@ -57,6 +56,9 @@ from bot.text import (
     acronyms_in,
     text_facts,
 )
+
+if TYPE_CHECKING:  # types only: searching never reads files
+    from bot.corpus import Corpus, FileState
 
 CANDIDATES = 30  # BM25's best passages examined for relevance
 MAX_TERMS = 64  # a question's terms beyond this are not searched for

@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from bot.bm25 import BM25Index, BM25Params, Postings
 from bot.catalog import Catalog
-from bot.corpus import MAX_FILE_BYTES, SYNONYMS_FILE, FileState, is_article, open_inside, visible_files
+from bot.corpus import MAX_FILE_BYTES, SYNONYMS_FILE, FileState, Listing, is_article, open_inside, visible_files
 from bot.models import Article, LoadProblem
 from bot.search import Index, IndexParts
 from bot.sidecar import SIDECAR_FILE
@@ -58,15 +58,20 @@ class Unusable(Exception):
     """The saved index cannot be used; the message says why, in words."""
 
 
-def knowledge_fingerprint(folder: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
-    """A digest of everything in `folder` that the index is made from.
+def knowledge_fingerprint(folder: Path, max_bytes: int = MAX_FILE_BYTES, listing: Listing | None = None) -> str:
+    """A digest of everything in `folder` that the index is made from (`listing`: the folder as
+    listed already for this reload, so it is listed once).
 
     A file that cannot be read is fingerprinted by its error, so the index built while it was
     unreadable is reused only while it still is; a link or folder the listing skips, by its name
     and why (bot/corpus.py), so adding or removing one is a change."""
     digest = hashlib.sha256(f"files up to {max_bytes} bytes".encode())  # another limit reads other files
     unlisted: list[LoadProblem] = []
-    for _, source in visible_files(folder, unlisted) if folder.is_dir() else []:
+    if listing is not None:
+        files, unlisted = list(listing.files), list(listing.problems)
+    else:
+        files = visible_files(folder, unlisted) if folder.is_dir() else []
+    for _, source in files:
         digest.update(f"\0{source}\0".encode())
         if source not in (SYNONYMS_FILE, SIDECAR_FILE) and not is_article(source):
             continue  # only its name matters: the loader reports it as skipped

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.corpus import list_folder
 from bot.engine import PROCESS_ABOVE_BYTES, Engine, article_bytes
 from bot.search import DEFAULT_MIN_RELEVANCE
 from tests.conftest import KNOWLEDGE
@@ -176,6 +179,34 @@ async def test_a_replaced_index_is_freed(folder: Path, start: Callable[[Path], A
 
 def test_the_cost_of_a_build_counts_no_file_outside_the_folder(folder: Path, tmp_path: Path) -> None:
     (tmp_path / "big.txt").write_bytes(b"x" * PROCESS_ABOVE_BYTES)
-    before = article_bytes(folder)
+    before = article_bytes(list_folder(folder))
     (folder / "big.txt").symlink_to(tmp_path / "big.txt")
-    assert article_bytes(folder) == before
+    assert article_bytes(list_folder(folder)) == before
+
+
+async def test_a_start_and_a_reload_each_list_the_knowledge_folder_once(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing a large folder takes seconds (1.9 s at 200,000 files): the saved index's check, the
+    size of the build and the build itself share one listing. Counted where the operating system
+    is asked, os.scandir of the folder itself."""
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def counting(path: Any) -> Any:
+        if Path(path) == folder:
+            listed.append(str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    engine = await Engine.start(folder, DEFAULT_MIN_RELEVANCE, tmp_path / "queries.index", PROCESS_ABOVE_BYTES)
+    assert len(listed) == 1
+    (folder / "new.txt").write_text("Integrated care boards replaced CCGs in July 2022.\n", encoding="utf-8")
+    listed.clear()
+    report = await engine.reload()
+    assert report.ok and report.added == ("new.txt",)
+    assert len(listed) == 1
+    (folder / "synonyms.txt").write_text("ICB = integrated care board\n", encoding="utf-8")  # a full build
+    listed.clear()
+    assert (await engine.reload()).ok
+    assert len(listed) == 1

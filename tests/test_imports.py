@@ -24,3 +24,12 @@ def test_importing_the_settings_loads_neither_the_engine_nor_numpy() -> None:
 
     assert "bot.config" in loaded  # the import did run
     assert not {"bot.search", "bot.engine", "bot.bm25", "bot.text", "numpy", "Stemmer"} & loaded
+
+
+def test_the_search_engine_reads_no_files() -> None:
+    """bot/search.py ranks what it is given: it needs the loader's types, not the loader (which
+    reads PDF, Word and web pages through their libraries)."""
+    loaded = loaded_by("bot.search")
+
+    assert "bot.search" in loaded
+    assert not {"bot.corpus", "bot.extract", "pypdf", "docx", "lxml"} & loaded
