@@ -48,7 +48,11 @@ class Speller:
         words whose term is not their stem ("overspent" -> "overspend"), so that they are near too."""
         self._term = {t: t for t in frequencies if _PLAIN.fullmatch(t) and len(t) >= MIN_STEM - 1}
         self._term |= {word: term for word, term in irregular.items() if term in frequencies}
-        self._choices = list(self._term)
+        # Candidates by first letter and length: a correction keeps the first letter and is at most
+        # two edits away, so each look-up compares a few hundred words, not the whole vocabulary.
+        self._choices: dict[tuple[str, int], list[str]] = {}
+        for word in self._term:
+            self._choices.setdefault((word[0], len(word)), []).append(word)
         self._frequency = frequencies
 
     def corrections(
@@ -78,10 +82,11 @@ class Speller:
         if len(term) < MIN_STEM:
             return None
         limit = 2 if len(term) >= LONG_STEM else 1
-        found = process.extract(term, self._choices, scorer=OSA.distance, score_cutoff=limit, limit=None)
-        found = [
-            f for f in found if f[0][0] == term[0]
-        ]  # a slip of the first letter is rare: "pension" is no "tension"
+        # Same first letter (a slip there is rare: "pension" is no "tension"), length within `limit`.
+        choices = [
+            w for n in range(len(term) - limit, len(term) + limit + 1) for w in self._choices.get((term[0], n), ())
+        ]
+        found = process.extract(term, choices, scorer=OSA.distance, score_cutoff=limit, limit=None)
         if not found:
             return None
         best = min(distance for _, distance, _ in found)
