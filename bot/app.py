@@ -362,12 +362,12 @@ class Listeners:
             result = "not_found"
         except QueryLogError as exc:
             logger.warning("vote not saved: %s", exc)
-            await respond(**_note(reply.feedback_not_saved_note()))
+            await respond(**_note(reply.FEEDBACK_NOT_SAVED))
             return
         if result == "not_yours":
-            await respond(**_note(reply.not_yours_to_rate_note()))
+            await respond(**_note(reply.NOT_YOURS_TO_RATE))
         elif result == "not_found":
-            await respond(**_note(reply.feedback_lost_note()))
+            await respond(**_note(reply.FEEDBACK_LOST))
         else:
             await self._show_vote(body, query_id, offset, vote, respond)
 
@@ -379,7 +379,7 @@ class Listeners:
         blocks = (body.get("message") or {}).get("blocks")
         if blocks:
             thanks = reply.with_vote(blocks, vote)
-            await _deliver(respond(replace_original=True, text=reply.voted_text(), blocks=thanks))
+            await _deliver(respond(replace_original=True, text=reply.VOTED, blocks=thanks))
             return
         record = await self.log.get(query_id)
         if record is not None:  # the page voted on: "more results" pages have their own offset
@@ -432,7 +432,7 @@ class Listeners:
         """`_own_question`, with the clicker told why when the click may not act on it."""
         found = await self._own_question(body, action, asker_only)
         if found is None:
-            refusal = reply.not_yours_to_share_note() if asker_only else reply.unknown_button_note()
+            refusal = reply.NOT_YOURS_TO_SHARE if asker_only else reply.UNKNOWN_BUTTON
             await respond(**_note(refusal))
         return found
 
@@ -473,7 +473,7 @@ class Listeners:
             await respond(**reply.refusal_message().kwargs())
             return
         if verb == "reload":
-            await respond(text=reply.reloading_note())
+            await respond(text=reply.RELOADING)
             report = await self.engine.reload()
             logger.info("reload by %s: ok=%s version=%s", self.log.pseudonym(user), report.ok, report.version)
             await respond(**reply.reload_message(report).kwargs())

@@ -163,11 +163,11 @@ def evaluation_table(reports: Sequence[tuple[str, Report]]) -> Table:
     def row(label: str, cell: Callable[[Report], str]) -> None:
         table.add_row(label, *(cell(report) for _, report in reports))
 
-    row("hit@1", lambda r: share(sum(o.rank == 1 for o in r.on_topic), len(r.on_topic)))
-    row("hit@3", lambda r: share(sum(o.rank is not None and o.rank <= 3 for o in r.on_topic), len(r.on_topic)))
-    row("pinpoint", lambda r: share(sum(o.pinpointed for o in r.on_topic), len(r.on_topic)))
+    row("hit@1", lambda r: share(r.hits_at(1), len(r.on_topic)))
+    row("hit@3", lambda r: share(r.hits_at(3), len(r.on_topic)))
+    row("pinpoint", lambda r: share(r.pinpointed, len(r.on_topic)))
     row("false abstentions", lambda r: share(len(r.false_abstentions), len(r.on_topic)))
-    row("off-topic abstained", lambda r: share(sum(not o.answered for o in r.off_topic), len(r.off_topic)))
+    row("off-topic abstained", lambda r: share(len(r.off_topic) - len(r.off_topic_answered), len(r.off_topic)))
     for kind in ("domain", "general"):
 
         def abstained(report: Report, kind: str = kind) -> str:
@@ -175,8 +175,8 @@ def evaluation_table(reports: Sequence[tuple[str, Report]]) -> Table:
             return share(sum(not o.answered for o in asked), len(asked))
 
         row(f"  of them in {kind} words", abstained)
-    row("follow-ups right (top 3)", lambda r: share(sum(f.right_at(3) for f in r.follow_ups), len(r.follow_ups)))
-    row("follow-ups right (rank 1)", lambda r: share(sum(f.right_at(1) for f in r.follow_ups), len(r.follow_ups)))
+    row("follow-ups right (top 3)", lambda r: share(r.follow_ups_right_at(3), len(r.follow_ups)))
+    row("follow-ups right (rank 1)", lambda r: share(r.follow_ups_right_at(1), len(r.follow_ups)))
     return table
 
 

@@ -62,10 +62,13 @@ class Report:
     outcomes: tuple[Outcome, ...]
     follow_ups: tuple[FollowUp, ...] = ()
 
+    def follow_ups_right_at(self, k: int) -> int:
+        """Follow-up turns right at k (see the module's docstring)."""
+        return sum(1 for f in self.follow_ups if f.right_at(k))
+
     def follow_ups_right(self, k: int) -> float:
-        """The share of follow-up turns right at k (see the module's docstring)."""
-        turns = self.follow_ups
-        return sum(1 for f in turns if f.right_at(k)) / len(turns) if turns else 0.0
+        """The share of follow-up turns right at k."""
+        return self.follow_ups_right_at(k) / len(self.follow_ups) if self.follow_ups else 0.0
 
     @property
     def on_topic(self) -> list[Outcome]:
@@ -75,14 +78,23 @@ class Report:
     def off_topic(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.question.expect is None]
 
+    def hits_at(self, k: int) -> int:
+        """Answerable questions with a correct result in the top k."""
+        return sum(1 for o in self.on_topic if o.rank is not None and o.rank <= k)
+
     def hit_at(self, k: int) -> float:
-        on = self.on_topic
-        return sum(1 for o in on if o.rank is not None and o.rank <= k) / len(on) if on else 0.0
+        on = len(self.on_topic)
+        return self.hits_at(k) / on if on else 0.0
+
+    @property
+    def pinpointed(self) -> int:
+        """Answerable questions whose first result's answer sentence holds the expected phrase."""
+        return sum(1 for o in self.on_topic if o.pinpointed)
 
     @property
     def pinpoint(self) -> float:
-        on = self.on_topic
-        return sum(1 for o in on if o.pinpointed) / len(on) if on else 0.0
+        on = len(self.on_topic)
+        return self.pinpointed / on if on else 0.0
 
     @property
     def wrongly_abstained(self) -> float:

@@ -276,41 +276,14 @@ def error_message(problem: str) -> Message:
 
 
 # Short notes of our own wording, sent as a message's plain `text` (no blocks), mostly where only the clicker sees them.
-
-
-def feedback_not_saved_note() -> str:
-    """A vote the query log could not save."""
-    return "Sorry, I couldn't save your feedback just now. Please try again later."
-
-
-def not_yours_to_rate_note() -> str:
-    """Someone other than the asker clicked 👍 or 👎."""
-    return "Only the person who asked can rate this answer. Ask me yourself to rate it."
-
-
-def feedback_lost_note() -> str:
-    """A vote on a question the query log no longer has (deleted by retention, or never there)."""
-    return "I can't find that question any more, so the feedback was not saved."
-
-
-def not_yours_to_share_note() -> str:
-    """Someone other than the asker clicked *Share in channel*."""
-    return "Only the person who asked can share this answer."
-
-
-def unknown_button_note() -> str:
-    """A click on a button naming no question this bot may act on (forged, or from another channel)."""
-    return "That button doesn't belong to a question I know, so I did nothing."
-
-
-def voted_text() -> str:
-    """The fallback text of an answer redrawn to show a vote (`with_vote`)."""
-    return "Thanks for the feedback"
-
-
-def reloading_note() -> str:
-    """Sent when an admin's reload starts: it can take a while, and questions are still answered."""
-    return "Reloading the knowledge base… I'll keep answering from the current one meanwhile."
+FEEDBACK_NOT_SAVED = "Sorry, I couldn't save your feedback just now. Please try again later."  # the log refused a vote
+NOT_YOURS_TO_RATE = "Only the person who asked can rate this answer. Ask me yourself to rate it."  # 👍/👎 by another
+FEEDBACK_LOST = "I can't find that question any more, so the feedback was not saved."  # its row is gone (retention)
+NOT_YOURS_TO_SHARE = "Only the person who asked can share this answer."  # *Share in channel* by another
+UNKNOWN_BUTTON = "That button doesn't belong to a question I know, so I did nothing."  # forged, or another channel's
+VOTED = "Thanks for the feedback"  # the fallback text of an answer redrawn to show a vote (`with_vote`)
+# Sent when an admin's reload starts: it can take a while, and questions are still answered.
+RELOADING = "Reloading the knowledge base… I'll keep answering from the current one meanwhile."
 
 
 def slack_failure(exc: BaseException) -> str:
