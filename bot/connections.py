@@ -19,6 +19,7 @@ at the cap as a warning. A kept-alive connection closed after its requests is no
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import resource
 import time
@@ -31,9 +32,11 @@ from bot.tally import Tally
 logger = logging.getLogger("bot.connections")
 
 HEAD_SECONDS = 5.0  # Slack sends its headers at once; a client still sending them after this is not Slack
-# Connections the kernel queues for the bot to accept; asyncio also accepts up to this many at a time,
-# before the guard sees any of them, so the cap leaves this many files spare too.
-BACKLOG = 64
+# Connections the kernel queues for the bot to accept. asyncio also accepts up to this many at each
+# wake-up, before the guard sees any of them, and a connection the guard closes frees its file only
+# on a later turn of the loop: up to ACCEPT_BATCHES such batches hold files beyond the cap.
+BACKLOG = 32
+ACCEPT_BATCHES = 4
 # Files the bot needs besides its HTTP connections: SQLite (the log, its journal and shared memory, on
 # two connections), the index, an article being read, its connections to Slack, the event loop's own.
 RESERVED_FILES = 64
@@ -41,6 +44,8 @@ MIN_CONNECTIONS = 16  # even under a tiny open-file limit, or the bot could serv
 MAX_CONNECTIONS = 1000  # Slack needs a handful; more than this is somebody else
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_LoopHandler = Callable[[asyncio.AbstractEventLoop, dict[str, object]], object]
+_OUT_OF_FILES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}  # asyncio's "system resource" errors
 
 
 def connection_limit(open_files: int | None = None) -> int:
@@ -50,7 +55,7 @@ def connection_limit(open_files: int | None = None) -> int:
         open_files, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         if open_files == resource.RLIM_INFINITY:
             return MAX_CONNECTIONS
-    return max(MIN_CONNECTIONS, min(MAX_CONNECTIONS, open_files - RESERVED_FILES - BACKLOG))
+    return max(MIN_CONNECTIONS, min(MAX_CONNECTIONS, open_files - RESERVED_FILES - ACCEPT_BATCHES * BACKLOG))
 
 
 class _Connection(asyncio.Protocol):
@@ -138,6 +143,7 @@ class Guard:
         # Connections closed because the cap was reached: the operator should know (a proxy would help).
         self._crowded = Tally(logger, "closed {count} more HTTP connections at the cap", level=logging.WARNING)
         self._stalled = Tally(logger, "closed {count} more HTTP connections that sent no request in time")
+        self._starved = Tally(logger, "could not accept {count} more times: no open file left", level=logging.WARNING)
 
         @web.middleware
         async def serving(request: web.Request, handler: _Handler) -> web.StreamResponse:
@@ -162,6 +168,28 @@ class Guard:
             connection.busy()
         self._crowded.close()
         self._stalled.close()
+        self._starved.close()
+
+    def loop_errors(self, previous: _LoopHandler | None) -> _LoopHandler:
+        """An exception handler for the event loop: asyncio's "out of system resource" when accepting (the
+        process has no file left) becomes a counted warning, without a traceback; asyncio itself stops
+        accepting for a second and then goes on. Anything else goes to `previous` (or the default)."""
+
+        def handle(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+            error = context.get("exception")
+            if isinstance(error, OSError) and error.errno in _OUT_OF_FILES and "accept" in str(context.get("message")):
+                self._starved.add(
+                    errno.errorcode.get(error.errno or 0, "out of files"),
+                    "the bot has no open file left to accept an HTTP connection (%s): it accepts again in a "
+                    "second; raise its open-file limit (ulimit -n, or LimitNOFILE= under systemd)",
+                    error.strerror,
+                )
+            elif previous is not None:
+                previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+
+        return handle
 
     def _admit(self, new: _Connection) -> bool:
         if len(self._open) >= self.limit:

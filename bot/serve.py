@@ -115,7 +115,9 @@ async def running(settings: Settings, http: bool, host: str = "127.0.0.1", port:
             assert runner.server is not None
             # Not a web.TCPSite: it would serve aiohttp's protocol factory unguarded.
             protocols = guard.protocols(runner.server)
-            listener = await asyncio.get_running_loop().create_server(protocols, host, port, backlog=BACKLOG)
+            loop = asyncio.get_running_loop()
+            loop.set_exception_handler(guard.loop_errors(loop.get_exception_handler()))
+            listener = await loop.create_server(protocols, host, port, backlog=BACKLOG)
             bound_host, bound_port = listener.sockets[0].getsockname()[:2]
             url = f"http://{bound_host}:{bound_port}"
             logger.info("listening on %s%s (health: %s%s)", url, EVENTS_PATH, url, HEALTH_PATH)

@@ -351,3 +351,38 @@ async def test_hundreds_of_stalled_connections_do_not_keep_slack_out(slack: Fake
     printed = bot.printed
     assert "Traceback" not in printed and "out of system resource" not in printed
     assert len([line for line in printed.splitlines() if "HTTP connection" in line]) <= 3  # summarised
+
+
+async def test_running_out_of_open_files_is_a_warning_and_slack_is_answered_after(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    # An open-file limit so low that the cap cannot keep a burst of accepts within it (say, a bad
+    # LimitNOFILE): accepting fails with "too many open files" until the stalled connections are closed.
+    launcher = ["prlimit", "--nofile=40:40", "--"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/slack/events"
+    async with bot_process(
+        tmp_path, "serve", "--http", "--port", str(port), launcher=launcher, **settings_for(slack)
+    ) as bot:
+        await bot.wait_for_line("listening on")
+        stalled = await asyncio.gather(*(stalled_connection(port) for _ in range(100)))
+        await bot.wait_for_line("no open file left to accept an HTTP connection")
+        for writer in stalled:
+            if writer is not None:
+                writer.close()
+
+        # The connections closed above may still wait in the kernel's queue, and accepting them can push
+        # out a new one: Slack retries an event whose delivery failed, as here.
+        event = app_mention_event(mention_text(QUESTION))
+        async with asyncio.timeout(SETTLE):
+            for retry in range(3):
+                if (status := await deliver(url, event, retry=retry or None)) is not None:
+                    break
+        assert status == 200
+        [post] = await slack.wait_for("chat.postMessage", timeout=SETTLE)
+        assert post.params["thread_ts"] == event["event"]["ts"] and ANSWER in reads(post.params)
+        assert await bot.stop() == 0
+
+    printed = bot.printed
+    assert "Traceback" not in printed and "out of system resource" not in printed
+    assert "raise its open-file limit" in printed
