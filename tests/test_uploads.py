@@ -9,6 +9,7 @@ The documents are made in the test (tests/documents.py).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -304,3 +305,15 @@ async def test_add_says_how_to_add_a_document(admin_bot: Bot) -> None:
     _, url = await admin_bot.command("add", command="/ask-admin")
     [call] = await admin_bot.responses(url)
     assert "upload it to me in a direct message" in reads(call.params)
+
+
+async def test_no_step_logs_the_token_or_the_download_link(admin_bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    """At the bot's log level (INFO here; slack_sdk's DEBUG lines echo whole API answers, and the
+    bot's log formatter redacts the token from those, bot/logs.py)."""
+    with caplog.at_level(logging.INFO):
+        await upload(admin_bot, "quokka.pdf", report_pdf())
+        admin_bot.slack.fail_next(DOWNLOAD, 500)
+        await upload(admin_bot, "other.pdf", report_pdf())
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "saved as uploads/quokka.pdf" in logged and "not added: the download failed" in logged
+    assert BOT_TOKEN not in logged and "files-pri" not in logged
