@@ -24,16 +24,18 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import reply, review
+from bot import reply, review, uploads
+from bot.characters import printable
 from bot.config import Settings
 from bot.conversation import Turn, resolve
+from bot.corpus import KnowledgeError, is_article, list_folder
 from bot.engine import Engine
 from bot.limits import UserLimit, Verdict
 from bot.logs import Scrubber
@@ -157,8 +159,11 @@ class Listeners:
     async def on_message(
         self, event: dict[str, Any], body: dict[str, Any], context: Any, client: AsyncWebClient
     ) -> None:
+        if event.get("subtype") == "file_share" and event.get("channel_type") == "im" and not event.get("bot_id"):
+            await self._upload(event, body, client)  # a file sent to the bot: an admin adding a document
+            return
         if event.get("subtype") or event.get("bot_id"):
-            return  # edits, joins, and other bots' messages (no bot loops)
+            return  # edits, joins, files shared in channels, and other bots' messages (no bot loops)
         if event.get("channel_type") == "im":
             await self._message(event, body, context, client, "dm", thread_ts=event.get("thread_ts"))
             return
@@ -490,8 +495,118 @@ class Listeners:
                 await respond(**reply.error_message("the query log could not be read").kwargs())
                 return
             await respond(**reply.stats_message(stats).kwargs())
+        elif verb == "add":
+            await respond(**reply.add_help_message(f"{uploads.UPLOADS}/").kwargs())
+        elif verb == "list":
+            words = text.split()
+            page = int(words[1]) if len(words) > 1 and words[1].isdigit() and len(words[1]) < 7 else 1
+            index = self.engine.index
+            listed = reply.documents_message(index.articles, index.passages.counts(), index.problems, page)
+            await respond(**listed.kwargs())
+        elif verb == "remove":
+            name = text.split(None, 1)[1].strip() if len(text.split()) > 1 else ""
+            await respond(**(await self._remove(name, user) if name else reply.remove_usage_message()).kwargs())
         else:
             await respond(**reply.admin_help_message().kwargs())
+
+    # --- documents added and removed from Slack (bot/uploads.py) -----------------------------
+
+    async def _upload(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Files sent to the bot in a DM: an admin's are added one by one, each answered in the
+        upload's thread; anyone else's are never downloaded, and they are told why."""
+        channel = str(event.get("channel", ""))
+        if not self.seen.claim(body.get("event_id"), f"{channel}:{event.get('ts')}"):
+            return
+        user = str(event.get("user", ""))
+        thread = event.get("thread_ts") or event.get("ts")
+        allowed = await self._is_admin(user, client)
+        self.log.record_admin(user, "upload", allowed)
+        if not allowed:
+            logger.warning("upload from %s refused: not an admin; nothing downloaded", self.log.pseudonym(user))
+            names = [str(f.get("name") or "") for f in event.get("files") or [] if isinstance(f, dict)]
+            await _deliver(_post(client, channel, thread, reply.upload_refused_message(names)))
+            return
+        for file_id in uploads.file_ids(event):
+            message = await self._add(client, file_id, "ask", user)
+            await _deliver(_post(client, channel, thread, message))
+
+    async def on_upload_choice(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """*Replace* or *Keep both* clicked on the question about an upload whose name exists."""
+        await ack()
+        user = str(body.get("user", {}).get("id", ""))
+        choice: Literal["replace", "keep"] = (
+            "replace" if action.get("action_id") == reply.ACTION_UPLOAD_REPLACE else "keep"
+        )
+        allowed = await self._is_admin(user, client)  # again: anyone could click a message forwarded to them
+        self.log.record_admin(user, f"upload {choice}", allowed)
+        file_id = str(action.get("value", ""))
+        if not allowed or not uploads.is_file_id(file_id):
+            await respond(**_note(reply.ADMINS_ONLY if not allowed else reply.UNKNOWN_BUTTON))
+            return
+        await _deliver(respond(replace_original=True, text=reply.ADDING))  # the buttons go: one click acts
+        message = await self._add(client, file_id, choice, user)
+        await _deliver(respond(replace_original=True, **message.kwargs()))
+
+    async def _add(
+        self, client: AsyncWebClient, file_id: str, choice: Literal["ask", "replace", "keep"], user: str
+    ) -> reply.Message:
+        """Add Slack's file `file_id` to the knowledge folder and reload; the message saying how it went.
+        A name that exists is asked about (`choice` "ask"), replaced or kept beside as 'name (2).ext'."""
+        folder, name = self.engine.folder, file_id
+        try:
+            file = await uploads.file_info(client, file_id)
+            name = file.name or file_id
+            why = uploads.refusal(file.name, file.size, self.settings.max_file_bytes)
+            safe = uploads.safe_name(file.name)
+            if why or safe is None:
+                raise uploads.UploadError(why or "its name cannot be used")
+            taken = await asyncio.to_thread(uploads.taken, folder)
+            source = uploads.upload_source(safe)
+            if safe in taken and choice != "replace":
+                other = uploads.upload_source(uploads.versioned(safe, taken))
+                if choice == "ask":
+                    return reply.upload_exists_message(source, other, file_id)
+                source = other
+            token = self.settings.slack_bot_token.get_secret_value() if self.settings.slack_bot_token else ""
+            fetched = await uploads.fetch(
+                client,
+                file,
+                source,
+                folder=folder,
+                token=token,
+                max_bytes=self.settings.max_file_bytes,
+                api_url=self.settings.slack_api_url,
+                timeout=self.settings.slack_timeout_seconds,
+            )
+            now = dt.datetime.now(dt.UTC)
+            trashed = await asyncio.to_thread(uploads.place, folder, fetched, replace=choice == "replace", now=now)
+        except uploads.UploadError as exc:
+            logger.warning("file %s not added: %s", file_id, printable(str(exc)))
+            return reply.document_failed_message("add", name, str(exc))
+        logger.info("file %s saved as %s by %s", file_id, printable(source), self.log.pseudonym(user))
+        report = await self.engine.reload()
+        index = self.engine.index
+        article = next((a for a in index.articles if a.source == source), None)
+        indexed = (article, index.passages.counts().get(source, 0)) if article else None
+        problems = [p for p in index.problems if p.source == source]
+        return reply.added_message(source, report, indexed, problems, trashed)
+
+    async def _remove(self, name: str, user: str) -> reply.Message:
+        """`/ask-admin remove NAME`: the listed document NAME moved to the trash, then a reload."""
+        folder = self.engine.folder
+        try:
+            listing = await asyncio.to_thread(list_folder, folder)
+            source, close = uploads.find(name, sorted(s for s in listing.sources if is_article(s)))
+            if source is None:
+                return reply.unknown_document_message(name, close)
+            trashed = await asyncio.to_thread(uploads.trash, folder, source, dt.datetime.now(dt.UTC))
+        except (uploads.UploadError, KnowledgeError) as exc:
+            logger.warning("remove %s failed: %s", printable(name), printable(str(exc)))
+            return reply.document_failed_message("remove", name, str(exc))
+        logger.info("%s moved to the trash by %s", printable(source), self.log.pseudonym(user))
+        return reply.removed_message(source, trashed, await self.engine.reload())
 
     async def _is_admin(self, user: str, client: AsyncWebClient) -> bool:
         if user in self.settings.admin_user_ids:
@@ -548,6 +663,8 @@ def register(app: AsyncApp, listeners: Listeners) -> None:
     app.action(reply.ACTION_MORE)(track(listeners.on_more))
     app.action(reply.ACTION_SHARE)(track(listeners.on_share))
     app.action(reply.ACTION_CONTEXT)(track(listeners.on_context))
+    app.action(reply.ACTION_UPLOAD_REPLACE)(track(listeners.on_upload_choice))
+    app.action(reply.ACTION_UPLOAD_KEEP_BOTH)(track(listeners.on_upload_choice))
 
 
 UNSENT = "not confirmed: the bot stopped while sending the answer"

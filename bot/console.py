@@ -130,7 +130,7 @@ def index_table(index: Index, seconds: float, how: str = "indexed") -> Renderabl
             kind_of(article.source),
             Text(article.title),
             format_date(article.published) or "",
-            _extent(article),
+            article.extent(),
             str(counts[article.source]),
             Text("; ".join(notes.pop(article.source, [])), style="yellow"),
         )
@@ -141,13 +141,6 @@ def index_table(index: Index, seconds: float, how: str = "indexed") -> Renderabl
         style="bold",
     )
     return Group(table, summary)
-
-
-def _extent(article: Article) -> str:
-    """'12 pages', '4 sections', or '' for a text article."""
-    if article.pages is not None:
-        return count(article.pages, "page")
-    return count(article.sections, "section") if article.sections else ""
 
 
 def evaluation_table(reports: Sequence[tuple[str, Report]]) -> Table:

@@ -183,6 +183,12 @@ def _page(source: str, data: bytes, problems: list[LoadProblem]) -> _Page | None
     return _Page(source, front, extract.Document("text", tuple(extract.Block(p) for p in paragraphs)))
 
 
+def check_document(source: str, data: bytes) -> tuple[bool, tuple[LoadProblem, ...]]:
+    """Whether `data` reads as the document `source` names, as a load reads it, and the problems found."""
+    problems: list[LoadProblem] = []
+    return _page(source, data, problems) is not None, tuple(problems)
+
+
 def _with_sidecar(pages: list[_Page], text: str, problems: list[LoadProblem], sources: set[str]) -> list[_Page]:
     """The pages with the sidecar's metadata over their own, field by field."""
     given, warnings = sidecar.parse(text, sources)

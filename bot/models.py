@@ -39,6 +39,12 @@ class Article(Frozen):
         extra = [x for x in (format_date(self.published), self.publisher) if x]
         return f"{self.title} ({', '.join(extra)})" if extra else self.title
 
+    def extent(self) -> str:
+        """'12 pages', '4 sections', or '' for a text article."""
+        if self.pages is not None:
+            return count(self.pages, "page")
+        return count(self.sections, "section") if self.sections else ""
+
 
 class Passage(Frozen):
     """A retrievable unit: one to a few paragraphs of one article."""

@@ -31,13 +31,15 @@ from slack_sdk.models.blocks import (
 
 from bot.characters import printable
 from bot.display import Citation, Shown, cite, lay_out
-from bot.models import Answer, Hit, ReloadReport, Stats, Vote, count, format_date
+from bot.models import Answer, Article, Hit, LoadProblem, ReloadReport, Stats, Vote, count, format_date
 
 ACTION_VOTE_UP = "vote_up"
 ACTION_VOTE_DOWN = "vote_down"
 ACTION_MORE = "more_results"
 ACTION_SHARE = "share_in_channel"
 ACTION_CONTEXT = "show_context"
+ACTION_UPLOAD_REPLACE = "upload_replace"
+ACTION_UPLOAD_KEEP_BOTH = "upload_keep_both"
 ACTIONS_BLOCK_ID = "answer_actions"
 THANKS_BLOCK_ID = "feedback_thanks"
 _VOTES = (ACTION_VOTE_UP, ACTION_VOTE_DOWN)
@@ -48,6 +50,7 @@ MAX_FALLBACK = 3000  # Slack allows 40,000, but the fallback only feeds notifica
 TEXT_BUDGET = 12_000  # all text in one message's blocks: Slack has been reported to refuse ~13k in total (unconfirmed)
 MAX_OFFSET = 10_000  # a forged "more" offset must not make the engine rank the whole index
 MAX_LISTED = 10  # titles, questions or problems listed before "and N more"
+LIST_PAGE = 30  # documents on one page of `/ask-admin list`: 3 sections of 10 lines
 
 
 _QUERY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -282,6 +285,8 @@ FEEDBACK_LOST = "I can't find that question any more, so the feedback was not sa
 NOT_YOURS_TO_SHARE = "Only the person who asked can share this answer."  # *Share in channel* by another
 UNKNOWN_BUTTON = "That button doesn't belong to a question I know, so I did nothing."  # forged, or another channel's
 VOTED = "Thanks for the feedback"  # the fallback text of an answer redrawn to show a vote (`with_vote`)
+ADMINS_ONLY = "Only the bot's admins can add or replace documents, so I did nothing."  # a button of an upload
+ADDING = "Adding the document… I'll keep answering from the current knowledge base meanwhile."
 # Sent when an admin's reload starts: it can take a while, and questions are still answered.
 RELOADING = "Reloading the knowledge base… I'll keep answering from the current one meanwhile."
 
@@ -334,11 +339,17 @@ def admin_help_message(problem: str | None = None) -> Message:
         *([_mrkdwn(_line(problem), 300)] if problem else []),
         "*Admin commands*",
         "• `/ask-admin reload`: read the knowledge folder again and say what changed",
+        "• `/ask-admin add`: how to add a document (upload it to me in a direct message)",
+        "• `/ask-admin list [PAGE]`: the documents, with their dates, passages and problems",
+        "• `/ask-admin remove NAME`: move a document to the trash (it can be moved back)",
         f"• `/ask-admin stats [PERIOD]`: questions, unanswered questions and feedback over {Stats.PERIOD_WORDS}, "
         f"or PERIOD ({Stats.PERIOD_HELP})",
         "• `/ask-admin help`: this list",
     ]
-    fallback = "Admin commands: /ask-admin reload, /ask-admin stats [PERIOD], /ask-admin help"
+    fallback = (
+        "Admin commands: /ask-admin reload, /ask-admin add, /ask-admin list [PAGE], /ask-admin remove NAME, "
+        "/ask-admin stats [PERIOD], /ask-admin help"
+    )
     return _plain("\n".join(lines), f"{problem} {fallback}" if problem else fallback)
 
 
@@ -386,6 +397,143 @@ def stats_message(stats: Stats) -> Message:
         ]
         blocks.append(_section("*Latest unanswered*\n" + "\n".join(latest)))
     return Message(_fallback(f"Since {since}: {summary}."), blocks)
+
+
+# --- documents (admins) ------------------------------------------------------------------------
+
+
+def add_help_message(folder: str) -> Message:
+    """How an admin adds a document: `/ask-admin add`."""
+    text = (
+        "*To add a document*, upload it to me in a direct message (drag it into the message box, or "
+        f"use *+* → *Upload from your computer*): PDF, Word (.docx), web page (.html, .htm) or text (.txt, .md). "
+        f"I save it in `{_mrkdwn(_line(folder), 100)}`, read it again and say what I indexed. "
+        "A document with the same name is replaced only if you say so. Only admins can add documents."
+    )
+    return _plain(text, "To add a document, upload it to me in a direct message.")
+
+
+def upload_refused_message(names: Sequence[str]) -> Message:
+    """A non-admin uploaded files to the bot: nothing was downloaded or saved."""
+    shown = _listed(names, 300) or "your file"
+    text = (
+        f"I didn't add {shown} to the knowledge base: only the bot's admins can add documents. "
+        "Ask one of them to add it. (You can still ask me questions here.)"
+    )
+    return _plain(text, "Only the bot's admins can add documents; ask one of them to add it.")
+
+
+def document_failed_message(verb: str, name: str, reason: str) -> Message:
+    """A document could not be added or removed (`verb`); `reason` in plain words. Nothing changed."""
+    shown = _mrkdwn(_line(name), 150) or "the file"
+    why = _mrkdwn(_line(reason), 500)
+    text = f"*I couldn't {verb}* {shown}: {why}\nNothing changed; the knowledge base is as it was."
+    return _plain(text, f"I couldn't {verb} {_short(name, 150)}: {_short(reason, 500)}")
+
+
+def upload_exists_message(source: str, other: str, file_id: str) -> Message:
+    """A document named like an upload exists: replace it, or keep both (the upload saved as `other`)."""
+    name, alt = _mrkdwn(_line(source), 200), _mrkdwn(_line(other), 200)
+    text = (
+        f"The knowledge base already has `{name}`. *Replace* it (the old version goes to the trash), "
+        f"or *keep both* (the new one is saved as `{alt}`)?"
+    )
+    buttons = [
+        ButtonElement(text="Replace", action_id=ACTION_UPLOAD_REPLACE, value=file_id, style="danger"),
+        ButtonElement(text="Keep both", action_id=ACTION_UPLOAD_KEEP_BOTH, value=file_id),
+    ]
+    blocks = [_section(text), ActionsBlock(elements=buttons).to_dict()]
+    return Message(_fallback(f"The knowledge base already has {source}: replace it, or keep both?"), blocks)
+
+
+def document_line(article: Article, passages: int, problems: Sequence[LoadProblem] = ()) -> str:
+    """One document in one line of mrkdwn: title, date, pages or sections, passages, file, warnings."""
+    facts = [format_date(article.published), article.extent(), count(passages, "passage")]
+    line = f"*{_mrkdwn(_line(article.title), 120)}* · " + " · ".join(f for f in facts if f)
+    line += f" · `{_mrkdwn(_line(article.source), 100)}`"
+    if problems:
+        line += f" · ⚠ {_mrkdwn(_line(problems[0].message), 120)}"
+        line += f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return line
+
+
+def added_message(
+    source: str,
+    report: ReloadReport,
+    indexed: tuple[Article, int] | None,
+    problems: Sequence[LoadProblem],
+    trashed: str | None = None,
+) -> Message:
+    """A document saved from Slack and the reload after it: what was indexed (`indexed`: the article
+    and its passages), its warnings, the old version's place in the trash, then the reload's report."""
+    name = _mrkdwn(_line(source), 200)
+    if indexed is not None:
+        lines = [f"*Added* `{name}`: " + document_line(indexed[0], indexed[1])]
+        lines += [f"⚠ {_mrkdwn(_line(p.message), 200)}" for p in problems[:MAX_LISTED]]
+    else:
+        lines = [f"*Saved* `{name}`, but it is not in the index: see the problems below."]
+    if trashed:
+        lines.append(f"The previous version is in the trash: `{_mrkdwn(_line(trashed), 250)}`.")
+    reloaded = reload_message(report)
+    return Message(_fallback(f"Added {source}. {reloaded.text}"), [_section("\n".join(lines)), *reloaded.blocks])
+
+
+def documents_message(
+    articles: Sequence[Article], counts: Mapping[str, int], problems: Sequence[LoadProblem], page: int = 1
+) -> Message:
+    """The knowledge base's documents for `/ask-admin list`, LIST_PAGE at a time, and the files skipped."""
+    pages = max(1, math.ceil(len(articles) / LIST_PAGE))
+    page = min(max(page, 1), pages)
+    first = (page - 1) * LIST_PAGE
+    shown = articles[first : first + LIST_PAGE]
+    notes: dict[str, list[LoadProblem]] = {}
+    for p in problems:
+        notes.setdefault(p.source, []).append(p)
+    head = f"*{count(len(articles), 'document')}*, {count(sum(counts.values()), 'passage')}"
+    if pages > 1:
+        head += f" (page {page} of {pages}: {first + 1}-{first + len(shown)})"
+    blocks = [_section(head)]
+    lines = [
+        f"{first + i}. " + document_line(a, counts.get(a.source, 0), notes.get(a.source, ()))
+        for i, a in enumerate(shown, 1)
+    ]
+    blocks += [_section("\n".join(lines[i : i + 10])) for i in range(0, len(lines), 10)]
+    skipped = [p for p in problems if p.skipped]
+    if skipped:
+        listed = [
+            f"• `{_mrkdwn(_line(p.source), 100)}`: {_mrkdwn(_line(p.message), 150)}" for p in skipped[:MAX_LISTED]
+        ]
+        more = [f"… and {len(skipped) - MAX_LISTED} more"] if len(skipped) > MAX_LISTED else []
+        blocks.append(_section(f"*Not indexed* ({len(skipped)}):\n" + "\n".join(listed + more)))
+    if page < pages:
+        blocks.append(_context([f"Next page: `/ask-admin list {page + 1}`"]))
+    return Message(_fallback(f"{count(len(articles), 'document')} in the knowledge base."), blocks)
+
+
+def removed_message(source: str, trashed: str, report: ReloadReport) -> Message:
+    """A document moved to the trash, how to undo it, and the reload's report."""
+    name, where = _mrkdwn(_line(source), 200), _mrkdwn(_line(trashed), 250)
+    text = (
+        f"*Removed* `{name}`: it is in the trash, `{where}` in the knowledge folder. "
+        f"To undo, move it back to `{name}` and run `/ask-admin reload`."
+    )
+    reloaded = reload_message(report)
+    return Message(_fallback(f"Removed {source}. {reloaded.text}"), [_section(text), *reloaded.blocks])
+
+
+def unknown_document_message(name: str, suggestions: Sequence[str]) -> Message:
+    """`/ask-admin remove NAME` named no document; `suggestions`: close names."""
+    shown = _mrkdwn(_line(name), 150)
+    text = f"There is no document `{shown}` in the knowledge base, so nothing was removed."
+    if suggestions:
+        text += " Did you mean " + " or ".join(f"`{_mrkdwn(_line(s), 150)}`" for s in suggestions) + "?"
+    text += " `/ask-admin list` shows every document's name."
+    return _plain(text, f"There is no document {_short(name, 150)} in the knowledge base.")
+
+
+def remove_usage_message() -> Message:
+    text = "Say which document to remove: `/ask-admin remove NAME`, with the name `/ask-admin list` shows."
+    return _plain(text, text.replace("`", ""))
 
 
 # --- building blocks ---------------------------------------------------------------------------

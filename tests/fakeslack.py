@@ -70,6 +70,8 @@ GROUP_DM_CHANNEL_ID = "G222"  # a group DM (mpim): ids like a private channel's 
 
 RESPONSE_URL = "response_url"
 """The `method` under which posts to a `fake.response_url()` are recorded."""
+DOWNLOAD = "file download"
+"""The `method` under which downloads of a file's `url_private_download` are recorded."""
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -168,7 +170,9 @@ class FakeSlack:
             "apps.connections.open": self._apps_connections_open,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
+            "files.info": self._files_info,
         }
+        self.files: dict[str, tuple[JsonDict, bytes]] = {}  # file id -> (files.info's file object, content)
         self._channel_messages: defaultdict[str, list[JsonDict]] = defaultdict(list)
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._posts_per_second: int | None = None
@@ -190,6 +194,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._web_api)
         app.router.add_post("/responses/{number}", self._response_url)
         app.router.add_get("/link/", self._socket)
+        app.router.add_get("/files-pri/{key}/download/{name}", self._download)
         # A short shutdown_timeout: a test that ends mid-request must not wait a minute for it.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -257,6 +262,27 @@ class FakeSlack:
             "is_bot": is_bot,
             "profile": {"real_name": name.title(), "display_name": name},
         }
+
+    def add_file(self, name: str, content: bytes, *, user: str = USER_ID, size: int | None = None) -> JsonDict:
+        """A file uploaded to Slack, for files.info and its download; `size` makes files.info say another
+        size than the content's. Returns the file object, as a file_share event and files.info carry it."""
+        file_id = f"F{next(_ids):08d}"
+        file: JsonDict = {
+            "id": file_id,
+            "created": int(time.time()),
+            "name": name,
+            "title": name,
+            "mimetype": "application/octet-stream",
+            "filetype": name.rpartition(".")[2],
+            "user": user,
+            "size": len(content) if size is None else size,
+            "mode": "hosted",
+            "is_external": False,
+            "url_private": f"{self.url}/files-pri/{TEAM_ID}-{file_id}/{name}",
+            "url_private_download": f"{self.url}/files-pri/{TEAM_ID}-{file_id}/download/{name}",
+        }
+        self.files[file_id] = (file, content)
+        return copy.deepcopy(file)
 
     def answer(self, method: str, reply: Reply) -> None:
         """Answer `method` with `reply` (a JSON body, or a function of the call's params) after the token check."""
@@ -538,6 +564,28 @@ class FakeSlack:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": copy.deepcopy(user)}
 
+    def _files_info(self, params: JsonDict) -> JsonDict:
+        found = self.files.get(str(params.get("file")))
+        if found is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": copy.deepcopy(found[0])}
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """A file's content, to a request with the bot token in its Authorization header, as Slack
+        serves url_private_download; without it Slack answers with a sign-in page, here a 403."""
+        arrived = time.monotonic()
+        token = _bearer_token(request)
+        file_id = request.match_info["key"].rpartition("-")[2]
+        found = self.files.get(file_id)
+        faults = self._faults[DOWNLOAD]
+        fault = faults.popleft() if faults else Fault()
+        if token != self.bot_token or found is None or fault.status != 200:
+            status = fault.status if fault.status != 200 else 403 if token != self.bot_token else 404
+            await self._record(_call(request, DOWNLOAD, {"file": file_id}, token, status, {}, arrived))
+            return web.Response(status=status, text="not for you")
+        await self._record(_call(request, DOWNLOAD, {"file": file_id}, token, 200, {}, arrived))
+        return web.Response(body=found[1], content_type="application/octet-stream")
+
     def _apps_connections_open(self, params: JsonDict) -> JsonDict:
         ticket = uuid.uuid4().hex
         self._tickets.add(ticket)
@@ -728,6 +776,33 @@ def dm_event(
         "event_ts": ts,
     }
     return event_callback(event | fields, event_id=event_id)
+
+
+def file_share_event(
+    files: list[JsonDict],
+    *,
+    text: str = "",
+    user: str = USER_ID,
+    channel: str = DM_CHANNEL_ID,
+    channel_type: str = "im",
+    ts: str | None = None,
+    event_id: str | None = None,
+) -> JsonDict:
+    """Files uploaded in a message (subtype file_share): `files` as `FakeSlack.add_file` returns them."""
+    ts = ts or new_ts()
+    event: JsonDict = {
+        "type": "message",
+        "subtype": "file_share",
+        "channel_type": channel_type,
+        "user": user,
+        "text": text,
+        "files": files,
+        "upload": True,
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+    }
+    return event_callback(event, event_id=event_id)
 
 
 def thread_message_event(

@@ -37,7 +37,7 @@ EVENT_SCOPES = {
     "message.groups": "groups:history",  # follow-ups in private channel threads
     "message.mpim": "mpim:history",  # follow-ups in group DM threads
 }
-OTHER_SCOPES = {"chat:write", "commands", "users:read"}  # replies; /ask and /ask-admin; workspace admin check
+OTHER_SCOPES = {"chat:write", "commands", "users:read", "files:read"}  # replies; commands; admin check; uploads
 COMMANDS = {"/ask", "/ask-admin"}
 
 
