@@ -152,9 +152,15 @@ def copied() -> dict[str, str]:
 
 
 def chowned() -> dict[str, tuple[int, str]]:
-    """Paths given an owner by `chown OWNER PATH...` in a RUN: path -> (position of the RUN, owner)."""
+    """Paths given an owner by `chown OWNER PATH...` in a RUN or `COPY --chown=OWNER ... PATH`:
+    path -> (position of the instruction, owner)."""
     owners = {}
     for n, instruction in enumerate(dockerfile()):
+        if instruction.keyword == "COPY":
+            words = instruction.words()
+            for word in words:
+                if word.startswith("--chown="):
+                    owners[posixpath.normpath(words[-1])] = (n, word.removeprefix("--chown="))
         if instruction.keyword != "RUN":
             continue
         for command in re.split(r"&&|;|\|\|", instruction.args):
@@ -339,10 +345,11 @@ def test_knowledge_and_query_log_live_in_volumes_the_bot_can_use() -> None:
     assert any(inside(dest, knowledge) and n < volume_declared for n, _, dest in copies()), (
         "the shipped articles would not be in the knowledge volume"
     )
-    assert database in owners, "the query log's folder would belong to root: the bot could not create its database"
-    written_at, owner = owners[database]
-    assert written_at < volume_declared
-    assert owner == image_user(), f"the query log's folder belongs to {owner}, the bot runs as {image_user()}"
+    for folder, why in ((database, "create its database"), (knowledge, "save a document an admin uploads")):
+        assert folder in owners, f"{folder} would belong to root: the bot could not {why}"
+        written_at, owner = owners[folder]
+        assert written_at < volume_declared
+        assert owner == image_user(), f"{folder} belongs to {owner}, the bot runs as {image_user()}"
 
 
 def test_default_command_serves_http_on_the_exposed_port_and_gets_sigterm() -> None:
@@ -425,6 +432,8 @@ def test_compose_mounts_the_images_volumes() -> None:
         knowledge = next(v for v in volumes if inside(env["KNOWLEDGE_DIR"], v))
         database = next(v for v in volumes if inside(env["QUERY_LOG_PATH"], v))
         assert from_compose_folder(volumes[knowledge]) == ROOT / "knowledge", "admins' edits would not reach the bot"
+        options = next(v for v in service["volumes"] if v.split(":")[1] == knowledge).split(":")[2:]
+        assert "ro" not in options, "documents uploaded from Slack could not be saved"
         assert volumes[database] in compose()["volumes"], "the query log would be lost when the container is recreated"
 
 
@@ -505,6 +514,8 @@ def test_unit_reads_the_env_file_and_keeps_the_query_log_in_its_state_directory(
     # ProtectSystem=strict makes everything else read-only: the state directory is where the bot can write.
     assert PurePosixPath(env["QUERY_LOG_PATH"]).parent == state
     assert PurePosixPath(env["KNOWLEDGE_DIR"]).is_absolute()
+    # Admins add documents from Slack: the knowledge folder is the other place it may write.
+    assert env["KNOWLEDGE_DIR"] in service_setting("ReadWritePaths").split()
 
 
 def test_unit_is_hardened() -> None:
